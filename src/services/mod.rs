@@ -1,0 +1,9 @@
+//! Implementations of the services in `proto/hydra/v1`, used by the examples and the tests.
+
+mod deployment;
+mod greeter;
+mod signup;
+
+pub use deployment::Deployments;
+pub use greeter::Greetings;
+pub use signup::Signups;
