@@ -312,12 +312,31 @@ fn write(path: &Path, content: &str) -> Result<(), Error> {
 
 fn run_protox(protos: &[PathBuf], includes: &[PathBuf]) -> Result<Vec<u8>, Error> {
     let mut compiler =
-        protox::Compiler::new(includes).map_err(|e| Error::Compile(e.to_string()))?;
+        protox::Compiler::new(includes).map_err(|e| Error::Compile(protox_message(&e)))?;
     compiler.include_imports(true).include_source_info(true);
     compiler
         .open_files(protos)
-        .map_err(|e| Error::Compile(e.to_string()))?;
+        .map_err(|e| Error::Compile(protox_message(&e)))?;
     Ok(compiler.encode_file_descriptor_set())
+}
+
+/// A protox error as `file:line:column: message (help)`, like protoc's.
+fn protox_message(error: &protox::Error) -> String {
+    use miette::Diagnostic;
+    let position = error.source_code().and_then(|source| {
+        let label = error.labels()?.next()?;
+        let span = source.read_span(label.inner(), 0, 0).ok()?;
+        Some(format!("{}:{}", span.line() + 1, span.column() + 1))
+    });
+    let mut text = match (error.file(), position) {
+        (Some(file), Some(position)) => format!("{file}:{position}: {error}"),
+        (Some(file), None) => format!("{file}: {error}"),
+        (None, _) => error.to_string(),
+    };
+    if let Some(help) = error.help() {
+        text.push_str(&format!(" ({help})"));
+    }
+    text
 }
 
 fn run_protoc(
