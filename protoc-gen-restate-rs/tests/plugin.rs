@@ -17,12 +17,20 @@ fn expected_dir() -> std::path::PathBuf {
 /// library test keeps current).
 fn compare_tree(out: &Path, expected: &Path) {
     let written = protos_like(out);
-    assert!(!written.is_empty(), "nothing was generated in {}", out.display());
+    assert!(
+        !written.is_empty(),
+        "nothing was generated in {}",
+        out.display()
+    );
     for name in &written {
         let actual = std::fs::read_to_string(out.join(name)).unwrap();
         let want = std::fs::read_to_string(expected.join(name))
             .unwrap_or_else(|_| panic!("the plugin wrote {name}, which has no expected file"));
-        assert!(actual == want, "{name} from the plugin differs from {}", expected.join(name).display());
+        assert!(
+            actual == want,
+            "{name} from the plugin differs from {}",
+            expected.join(name).display()
+        );
     }
 }
 
@@ -33,7 +41,12 @@ fn protos_like(dir: &Path) -> Vec<String> {
             if path.is_dir() {
                 go(root, &path, out);
             } else {
-                out.push(path.strip_prefix(root).unwrap().to_string_lossy().replace('\\', "/"));
+                out.push(
+                    path.strip_prefix(root)
+                        .unwrap()
+                        .to_string_lossy()
+                        .replace('\\', "/"),
+                );
             }
         }
     }
@@ -104,7 +117,12 @@ fn protoc_reports_unknown_parameters() {
         .arg(proto_dir())
         .arg("hydra/v1/greeter.proto"));
     assert!(!ok);
-    assert!(stderr.contains("--restate-rs_out: invalid option: unknown parameter `colour=blue`; known parameters:"), "{stderr}");
+    assert!(
+        stderr.contains(
+            "--restate-rs_out: invalid option: unknown parameter `colour=blue`; known parameters:"
+        ),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -124,7 +142,11 @@ fn protoc_accepts_proto3_optional() {
 fn buf_generate_with_a_local_plugin() {
     let work = tempfile::tempdir().unwrap();
     copy_dir(&proto_dir(), &work.path().join("proto"));
-    std::fs::write(work.path().join("buf.yaml"), "version: v2\nmodules:\n  - path: proto\n").unwrap();
+    std::fs::write(
+        work.path().join("buf.yaml"),
+        "version: v2\nmodules:\n  - path: proto\n",
+    )
+    .unwrap();
     std::fs::write(
         work.path().join("buf.gen.yaml"),
         format!("version: v2\nplugins:\n  - local: {PLUGIN}\n    out: gen\n    strategy: all\n"),
@@ -147,7 +169,11 @@ fn buf_reports_broken_services() {
         work.path().join("proto/streaming.proto"),
     )
     .unwrap();
-    std::fs::write(work.path().join("buf.yaml"), "version: v2\nmodules:\n  - path: proto\n").unwrap();
+    std::fs::write(
+        work.path().join("buf.yaml"),
+        "version: v2\nmodules:\n  - path: proto\n",
+    )
+    .unwrap();
     std::fs::write(
         work.path().join("buf.gen.yaml"),
         format!("version: v2\nplugins:\n  - local: {PLUGIN}\n    out: gen\n    opt: require_service_type\n"),
@@ -168,14 +194,20 @@ fn buf_reports_broken_services() {
 fn version_and_help() {
     let (ok, stdout, _) = run(Command::new(PLUGIN).arg("--version"));
     assert!(ok);
-    assert_eq!(stdout.trim(), format!("protoc-gen-restate-rs {}", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        stdout.trim(),
+        format!("protoc-gen-restate-rs {}", env!("CARGO_PKG_VERSION"))
+    );
     let (ok, stdout, _) = run(Command::new(PLUGIN).arg("--help"));
     assert!(ok);
     assert!(stdout.contains("--restate-rs_out=OUT"), "{stdout}");
     assert!(stdout.contains("require_service_type"), "{stdout}");
     let (ok, _, stderr) = run(Command::new(PLUGIN).arg("--frobnicate"));
     assert!(!ok);
-    assert!(stderr.contains("unexpected argument '--frobnicate'"), "{stderr}");
+    assert!(
+        stderr.contains("unexpected argument '--frobnicate'"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -186,11 +218,19 @@ fn garbage_on_stdin_is_reported_not_a_panic() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"\xff\xff\xff not a request").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"\xff\xff\xff not a request")
+        .unwrap();
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success());
     let text = String::from_utf8_lossy(&output.stdout);
-    assert!(text.contains("cannot decode the CodeGeneratorRequest on standard input"), "{text}");
+    assert!(
+        text.contains("cannot decode the CodeGeneratorRequest on standard input"),
+        "{text}"
+    );
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -20,9 +20,9 @@
 //!
 //! ## Including generated code
 //!
-//! In `build.rs`:
+//! In `build.rs` (with `protoc-gen-restate-rs` as a build dependency):
 //!
-//! ```no_run
+//! ```ignore
 //! protoc_gen_restate_rs::configure()
 //!     .compile_protos(&["proto/hydra/v1/deploy.proto"], &["proto"])
 //!     .unwrap();
