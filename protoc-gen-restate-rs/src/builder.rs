@@ -42,6 +42,7 @@ pub struct Builder {
     out_dir: Option<PathBuf>,
     type_attributes: Vec<(String, String)>,
     emit_rerun: bool,
+    protoc: Option<PathBuf>,
 }
 
 impl Default for Builder {
@@ -52,6 +53,7 @@ impl Default for Builder {
             out_dir: None,
             type_attributes: Vec::new(),
             emit_rerun: true,
+            protoc: None,
         }
     }
 }
@@ -141,6 +143,13 @@ impl Builder {
         self
     }
 
+    /// Parse the `.proto` files with this `protoc` binary instead of in-process (protox).
+    /// Without it, the `PROTOC` environment variable is honoured when set.
+    pub fn protoc(mut self, protoc: impl Into<PathBuf>) -> Self {
+        self.protoc = Some(protoc.into());
+        self
+    }
+
     /// Print `cargo:rerun-if-changed` lines for the protos and include directories
     /// (default `true`).
     pub fn emit_rerun_if_changed(mut self, enable: bool) -> Self {
@@ -188,10 +197,13 @@ impl Builder {
         )?;
         includes.push(options_dir);
 
-        let descriptor_bytes = match std::env::var_os("PROTOC") {
-            Some(protoc) if !protoc.is_empty() => {
-                run_protoc(Path::new(&protoc), &protos, &includes, &out_dir)?
-            }
+        let protoc = self.protoc.clone().or_else(|| {
+            std::env::var_os("PROTOC")
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from)
+        });
+        let descriptor_bytes = match protoc {
+            Some(protoc) => run_protoc(Path::new(&protoc), &protos, &includes, &out_dir)?,
             _ => run_protox(&protos, &includes)?,
         };
         let pool = DescriptorPool::decode(descriptor_bytes.as_slice())
@@ -356,7 +368,7 @@ fn run_protoc(
     }
     command.args(protos);
     let output = command.output().map_err(|source| Error::Io {
-        context: format!("running protoc `{}` (from PROTOC)", protoc.display()),
+        context: format!("running protoc `{}`", protoc.display()),
         source,
     })?;
     if !output.status.success() {

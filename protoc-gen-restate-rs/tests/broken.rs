@@ -104,3 +104,63 @@ fn every_broken_fixture_has_a_test() {
         );
     }
 }
+
+/// With a protoc binary, the builder generates the same code, and reports protoc's errors.
+#[test]
+fn builder_with_protoc() {
+    let protoc = tool("PROTOC", "protoc");
+    let files = service_fixtures();
+    let paths: Vec<_> = files.iter().map(|f| proto_dir().join(f)).collect();
+    let (with_protoc, with_protox) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    protoc_gen_restate_rs::configure()
+        .protoc(&protoc)
+        .emit_rerun_if_changed(false)
+        .out_dir(with_protoc.path())
+        .compile_protos(&paths, &[proto_dir()])
+        .unwrap();
+    protoc_gen_restate_rs::configure()
+        .emit_rerun_if_changed(false)
+        .out_dir(with_protox.path())
+        .compile_protos(&paths, &[proto_dir()])
+        .unwrap();
+    for name in [
+        "hydra.v1.restate.rs",
+        "hydra.v1.rs",
+        "hydra.v1.serde.rs",
+        "hydra.v1.mod.rs",
+        "common.v1.rs",
+    ] {
+        let a = std::fs::read_to_string(with_protoc.path().join(name)).unwrap();
+        let b = std::fs::read_to_string(with_protox.path().join(name)).unwrap();
+        assert!(a == b, "{name} differs between protoc and protox");
+    }
+
+    let out = tempfile::tempdir().unwrap();
+    let err = protoc_gen_restate_rs::configure()
+        .protoc(&protoc)
+        .emit_rerun_if_changed(false)
+        .out_dir(out.path())
+        .compile_protos(
+            &["tests/broken/syntax_error.proto"],
+            &["tests/broken", "../proto"],
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(&format!("protoc `{}` failed", protoc.display())),
+        "{err}"
+    );
+    assert!(err.contains("syntax_error.proto:6:1"), "{err}");
+
+    let err = protoc_gen_restate_rs::configure()
+        .protoc("/nonexistent/protoc")
+        .emit_rerun_if_changed(false)
+        .out_dir(out.path())
+        .compile_protos(&["tests/broken/syntax_error.proto"], &["tests/broken"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("running protoc `/nonexistent/protoc`: "),
+        "{err}"
+    );
+}
