@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond the Rust toolchain, idempotently:
 #   protoc  from Debian's protobuf-compiler (when missing)
-#   buf     from npm, pinned in .tools/package.json, into .tools/node_modules
+#   buf and restate-server  from npm, pinned in .tools/package.json, into .tools/node_modules
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,8 +26,13 @@ if ! command -v npm >/dev/null 2>&1; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
 fi
 
-if [ ! -x .tools/node_modules/.bin/buf ] || ! .tools/node_modules/.bin/buf --version 2>/dev/null | grep -qx "1.75.0"; then
-  say "installing buf from npm into .tools"
-  (cd .tools && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+# npm tools, exact versions in .tools/package.json; reinstalled when it changes.
+stamp=.tools/node_modules/.restate-rs-stamp
+want=$(sha256sum .tools/package.json | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  say "installing buf and restate-server from npm into .tools"
+  (cd .tools && npm install --no-package-lock --no-audit --no-fund --loglevel=error >/dev/null)
+  echo "$want" > "$stamp"
 fi
 say "buf $(.tools/node_modules/.bin/buf --version)"
+say "$(.tools/node_modules/@restatedev/restate-server-linux-x64/bin/restate-server --version 2>&1 | head -1)"

@@ -44,10 +44,16 @@
 //! * [`codec`]: proto3 JSON (default) and binary payloads.
 //! * [`client`]: typed calls from inside a handler.
 //! * [`ingress`]: typed calls from outside, through the Restate ingress.
+//! * [`serve`]: serving an endpoint (HTTP/2 and HTTP/1.1 on one port, graceful shutdown).
+//! * [`admin`]: registering deployments with a Restate server.
+//! * [`testing`]: a real restate-server on loopback ports, for tests.
 
+pub mod admin;
 pub mod client;
 pub mod codec;
 pub mod ingress;
+pub mod serve;
+pub mod testing;
 
 #[doc(hidden)]
 #[path = "codegen.rs"]
