@@ -20,7 +20,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let serve_forever = std::env::args().any(|a| a == "--serve");
     let endpoint = Endpoint::builder()
         .bind(DeploymentServiceServer::new(Deployments))
-        .bind(SignupWorkflowServer::new(Signups))
+        .bind(SignupWorkflowServer::new(Signups::default()))
         .bind(GreeterServer::new(Greetings))
         .build();
 

@@ -18,6 +18,14 @@ pub mod proto {
             restate_rs::include_proto!("hydra.v1");
         }
     }
+    /// `scenarios.v1`: services the end-to-end scenarios drive.
+    pub mod scenarios {
+        /// `scenarios.v1`
+        pub mod v1 {
+            #![allow(missing_docs)]
+            restate_rs::include_proto!("scenarios.v1");
+        }
+    }
 }
 
 /// The same protos generated with binary protobuf payloads and default 501 stubs.

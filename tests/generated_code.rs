@@ -159,7 +159,7 @@ fn summary(manifest: &Value) -> Vec<String> {
 async fn discovery_manifest() {
     let endpoint = Endpoint::builder()
         .bind(DeploymentServiceServer::new(Deployments))
-        .bind(SignupWorkflowServer::new(Signups))
+        .bind(SignupWorkflowServer::new(Signups::default()))
         .bind(GreeterServer::new(Greetings))
         .build();
     let manifest = discover(endpoint).await;

@@ -2,8 +2,9 @@
 
 mod deployment;
 mod greeter;
+pub mod scenarios;
 mod signup;
 
 pub use deployment::Deployments;
 pub use greeter::Greetings;
-pub use signup::Signups;
+pub use signup::{Outbox, Signups};

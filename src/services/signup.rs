@@ -3,13 +3,65 @@ use crate::proto::hydra::v1::{
     SignupWorkflow,
 };
 use restate_rs::prelude::*;
+use std::sync::{Arc, Mutex};
 
 const STATUS: &str = "onboarding_status";
 const CLICKED: &str = "email.clicked";
 
 /// `hydra.v1.SignupWorkflow`: create the user, email a link with a secret, wait for the click.
 #[derive(Debug, Default, Clone)]
-pub struct Signups;
+pub struct Signups {
+    /// Where verification emails go.
+    pub outbox: Outbox,
+}
+
+/// The verification emails sent, standing in for a mail service. Clones share.
+#[derive(Debug, Default, Clone)]
+pub struct Outbox {
+    sent: Arc<Mutex<Vec<(String, String)>>>,
+    echo: bool,
+}
+
+impl Outbox {
+    /// An outbox that also prints each email.
+    pub fn printing() -> Self {
+        Self {
+            echo: true,
+            ..Self::default()
+        }
+    }
+
+    fn send(&self, email: &str, secret: &str) {
+        if self.echo {
+            println!("email to {email}: verify at /verify?secret={secret}");
+        }
+        self.sent
+            .lock()
+            .unwrap()
+            .push((email.to_owned(), secret.to_owned()));
+    }
+
+    /// The secret of the last email sent to `email`.
+    pub fn secret_for(&self, email: &str) -> Option<String> {
+        self.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|(to, _)| to == email)
+            .map(|(_, s)| s.clone())
+    }
+
+    /// How many emails went to `email`.
+    pub fn count_for(&self, email: &str) -> usize {
+        self.sent
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(to, _)| to == email)
+            .count()
+    }
+}
 
 impl SignupWorkflow for Signups {
     async fn run(
@@ -25,9 +77,9 @@ impl SignupWorkflow for Signups {
         ctx.set(STATUS, "Created user".to_owned());
 
         let secret = ctx.rand_uuid().to_string();
-        let link = secret.clone();
+        let (outbox, to, link) = (self.outbox.clone(), request.email.clone(), secret.clone());
         ctx.run(|| async move {
-            tracing_free_log(&format!("verification link sent: /verify?secret={link}"));
+            outbox.send(&to, &link);
             Ok(())
         })
         .name("send email")
@@ -62,8 +114,4 @@ impl SignupWorkflow for Signups {
             .unwrap_or_else(|| "Unknown".to_owned());
         Ok(SignupStatus { status })
     }
-}
-
-fn tracing_free_log(line: &str) {
-    eprintln!("{line}");
 }

@@ -1,0 +1,282 @@
+//! The `scenarios.v1` services, with a [`Probe`] through which tests observe what ran.
+
+use crate::proto::scenarios::v1::{
+    AddRequest, CounterClient, CounterValue, FanOutRequest, ProxyRequest, WorkRequest, WorkResult,
+};
+use restate_rs::pbjson_types::Empty;
+use restate_rs::prelude::*;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// What the scenario services did, for tests to assert on. Cheap to clone; clones share.
+#[derive(Debug, Clone, Default)]
+pub struct Probe {
+    inner: Arc<Mutex<ProbeState>>,
+    gates: Arc<Mutex<HashMap<String, Arc<Notify>>>>,
+}
+
+#[derive(Debug, Default)]
+struct ProbeState {
+    in_flight: HashMap<String, i64>,
+    max_in_flight: HashMap<String, i64>,
+    shared_saw_in_flight: HashMap<String, i64>,
+    attempts: HashMap<String, u32>,
+    side_effects: HashMap<String, u64>,
+    entered: HashMap<String, u64>,
+}
+
+impl Probe {
+    fn gate(&self, name: &str) -> Arc<Notify> {
+        Arc::clone(
+            self.gates
+                .lock()
+                .unwrap()
+                .entry(name.to_owned())
+                .or_default(),
+        )
+    }
+
+    /// Lets one handler waiting at gate `name` go on (now or when it gets there).
+    pub fn open(&self, name: &str) {
+        self.gate(name).notify_one();
+    }
+
+    /// How many Add handlers on `key` ever ran at the same time.
+    pub fn max_in_flight(&self, key: &str) -> i64 {
+        self.inner
+            .lock()
+            .unwrap()
+            .max_in_flight
+            .get(key)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// How many Add handlers were running on `key` when Get last ran there.
+    pub fn shared_saw_in_flight(&self, key: &str) -> i64 {
+        self.inner
+            .lock()
+            .unwrap()
+            .shared_saw_in_flight
+            .get(key)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// How many times Add was entered for `key` (attempts included).
+    pub fn entered(&self, key: &str) -> u64 {
+        self.inner
+            .lock()
+            .unwrap()
+            .entered
+            .get(key)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Attempts of Flaky.Work for `id`.
+    pub fn attempts(&self, id: &str) -> u32 {
+        self.inner
+            .lock()
+            .unwrap()
+            .attempts
+            .get(id)
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Side effects (durable steps that really ran) of Flaky.Work for `id`.
+    pub fn side_effects(&self, id: &str) -> u64 {
+        self.inner
+            .lock()
+            .unwrap()
+            .side_effects
+            .get(id)
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+/// `scenarios.v1.Counter`.
+#[derive(Debug, Clone, Default)]
+pub struct Counter {
+    /// Shared with the test.
+    pub probe: Probe,
+}
+
+impl crate::proto::scenarios::v1::Counter for Counter {
+    async fn add(
+        &self,
+        ctx: ObjectContext<'_>,
+        request: AddRequest,
+    ) -> HandlerResult<CounterValue> {
+        let key = ctx.key().to_owned();
+        {
+            let mut state = self.probe.inner.lock().unwrap();
+            *state.entered.entry(key.clone()).or_default() += 1;
+            let now = {
+                let n = state.in_flight.entry(key.clone()).or_default();
+                *n += 1;
+                *n
+            };
+            let max = state.max_in_flight.entry(key.clone()).or_default();
+            *max = (*max).max(now);
+        }
+        if !request.gate.is_empty() {
+            self.probe.gate(&request.gate).notified().await;
+        } else {
+            // Long enough for overlapping calls to show if exclusivity were broken.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let value = ctx.get::<i64>("value").await?.unwrap_or(0) + request.delta;
+        ctx.set("value", value);
+        *self
+            .probe
+            .inner
+            .lock()
+            .unwrap()
+            .in_flight
+            .entry(key)
+            .or_default() -= 1;
+        Ok(CounterValue { value })
+    }
+
+    async fn get(
+        &self,
+        ctx: SharedObjectContext<'_>,
+        _request: Empty,
+    ) -> HandlerResult<CounterValue> {
+        let in_flight = self
+            .probe
+            .inner
+            .lock()
+            .unwrap()
+            .in_flight
+            .get(ctx.key())
+            .copied()
+            .unwrap_or(0);
+        self.probe
+            .inner
+            .lock()
+            .unwrap()
+            .shared_saw_in_flight
+            .insert(ctx.key().to_owned(), in_flight);
+        Ok(CounterValue {
+            value: ctx.get::<i64>("value").await?.unwrap_or(0),
+        })
+    }
+}
+
+/// `scenarios.v1.Proxy`: calls the counter through the generated `CounterClient`.
+#[derive(Debug, Clone, Default)]
+pub struct Proxy;
+
+impl crate::proto::scenarios::v1::Proxy for Proxy {
+    async fn call_add(
+        &self,
+        ctx: Context<'_>,
+        request: ProxyRequest,
+    ) -> HandlerResult<CounterValue> {
+        let mut call = ctx
+            .object_client::<CounterClient<'_>>(request.key)
+            .add(AddRequest {
+                delta: request.delta,
+                gate: String::new(),
+            });
+        if !request.idempotency_key.is_empty() {
+            call = call.idempotency_key(request.idempotency_key);
+        }
+        Ok(call.call().await?)
+    }
+
+    async fn send_add(&self, ctx: Context<'_>, request: ProxyRequest) -> HandlerResult<Empty> {
+        let call = ctx
+            .object_client::<CounterClient<'_>>(request.key)
+            .add(AddRequest {
+                delta: request.delta,
+                gate: String::new(),
+            });
+        if request.delay_ms > 0 {
+            call.send_after(Duration::from_millis(request.delay_ms));
+        } else {
+            call.send();
+        }
+        Ok(Empty {})
+    }
+
+    async fn fan_out(
+        &self,
+        ctx: Context<'_>,
+        request: FanOutRequest,
+    ) -> HandlerResult<CounterValue> {
+        // Every call is journaled and sent when created, so they all run at once; awaiting
+        // them in order only collects the answers.
+        let calls: Vec<_> = request
+            .keys
+            .into_iter()
+            .map(|key| {
+                ctx.object_client::<CounterClient<'_>>(key)
+                    .add(AddRequest {
+                        delta: request.delta,
+                        gate: String::new(),
+                    })
+                    .call()
+            })
+            .collect();
+        let mut total = 0;
+        for call in calls {
+            total += call.await?.value;
+        }
+        Ok(CounterValue { value: total })
+    }
+}
+
+/// `scenarios.v1.Flaky`.
+#[derive(Debug, Clone, Default)]
+pub struct Flaky {
+    /// Shared with the test.
+    pub probe: Probe,
+}
+
+impl crate::proto::scenarios::v1::Flaky for Flaky {
+    async fn work(&self, ctx: Context<'_>, request: WorkRequest) -> HandlerResult<WorkResult> {
+        let attempt = {
+            let mut state = self.probe.inner.lock().unwrap();
+            let n = state.attempts.entry(request.id.clone()).or_default();
+            *n += 1;
+            *n
+        };
+        let probe = self.probe.clone();
+        let id = request.id.clone();
+        ctx.run(|| async move {
+            *probe
+                .inner
+                .lock()
+                .unwrap()
+                .side_effects
+                .entry(id)
+                .or_default() += 1;
+            Ok(())
+        })
+        .name("side effect")
+        .await?;
+        if request.terminal_code != 0 {
+            return Err(TerminalError::new_with_code(
+                request.terminal_code as u16,
+                request.terminal_message,
+            )
+            .into());
+        }
+        if attempt < request.succeed_on_attempt {
+            return Err(HandlerError::from(format!(
+                "attempt {attempt} fails on purpose"
+            )));
+        }
+        Ok(WorkResult {
+            attempts: attempt,
+            side_effects: self.probe.side_effects(&request.id),
+        })
+    }
+}

@@ -1,0 +1,481 @@
+//! Generated services on a real restate-server (pinned 1.7.12, started by each test on free
+//! loopback ports): serving, calling and being called, end to end. Nothing is mocked.
+
+mod support;
+
+use restate_rs::ingress::{IngressError, SendStatus, Target};
+use restate_rs::pbjson_types::Empty;
+use restate_rs_examples::proto::hydra::v1::{
+    ClickRequest, DeployRequest, DeploymentServiceIngressClient, GetSignupStatusRequest,
+    GetStatusRequest, GreetRequest, GreeterIngressClient, SignupRequest,
+    SignupWorkflowIngressClient, deployment_status::Phase,
+};
+use restate_rs_examples::proto::scenarios::v1::{
+    AddRequest, CounterIngressClient, FanOutRequest, FlakyIngressClient, ProxyIngressClient,
+    ProxyRequest, WorkRequest,
+};
+use std::time::Duration;
+use support::*;
+
+const WAIT: Duration = Duration::from_secs(30);
+
+fn add(delta: i64) -> AddRequest {
+    AddRequest {
+        delta,
+        gate: String::new(),
+    }
+}
+
+fn gated(delta: i64, gate: &str) -> AddRequest {
+    AddRequest {
+        delta,
+        gate: gate.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn object_runs_exclusive_handlers_one_at_a_time_per_key() {
+    let env = start().await;
+    let counter = CounterIngressClient::new(env.ingress());
+    let calls: Vec<_> = (0..8)
+        .map(|_| counter.add("serial", add(1)))
+        .map(|r| tokio::spawn(r.call()))
+        .collect();
+    let mut values = Vec::new();
+    for call in calls {
+        values.push(call.await.unwrap().unwrap().value);
+    }
+    values.sort();
+    assert_eq!(
+        values,
+        (1..=8).collect::<Vec<_>>(),
+        "each exclusive call saw the one before it"
+    );
+    assert_eq!(
+        env.probe.max_in_flight("serial"),
+        1,
+        "two exclusive handlers overlapped on one key"
+    );
+}
+
+#[tokio::test]
+async fn shared_handlers_and_other_keys_run_alongside() {
+    let env = start().await;
+    let counter = CounterIngressClient::new(env.ingress());
+    // Hold an exclusive handler on key A until the gate opens.
+    let held = tokio::spawn(counter.add("a", gated(5, "hold-a")).call());
+    eventually("the held call to start", WAIT, || async {
+        (env.probe.entered("a") == 1).then_some(())
+    })
+    .await;
+
+    // A shared handler on A and an exclusive one on B finish while A is held.
+    let value = counter.get("a", Empty {}).call().await.unwrap();
+    assert_eq!(value.value, 0, "the held call has not written yet");
+    assert_eq!(
+        env.probe.shared_saw_in_flight("a"),
+        1,
+        "the shared handler ran while the exclusive one held key a"
+    );
+    assert_eq!(counter.add("b", add(2)).call().await.unwrap().value, 2);
+
+    env.probe.open("hold-a");
+    assert_eq!(held.await.unwrap().unwrap().value, 5);
+    assert_eq!(counter.get("a", Empty {}).call().await.unwrap().value, 5);
+}
+
+#[tokio::test]
+async fn stateless_service_from_ingress_and_from_a_handler() {
+    let env = start().await;
+    let greeter = GreeterIngressClient::new(env.ingress());
+    assert_eq!(
+        greeter
+            .greet(GreetRequest { name: "Ada".into() })
+            .call()
+            .await
+            .unwrap()
+            .message,
+        "Hello, Ada!"
+    );
+    assert_eq!(greeter.ping(Empty {}).call().await.unwrap(), Empty {});
+
+    let proxy = ProxyIngressClient::new(env.ingress());
+    let request = ProxyRequest {
+        key: "via-proxy".into(),
+        delta: 3,
+        ..Default::default()
+    };
+    assert_eq!(
+        proxy.call_add(request.clone()).call().await.unwrap().value,
+        3
+    );
+    assert_eq!(proxy.call_add(request).call().await.unwrap().value, 6);
+
+    let total = proxy
+        .fan_out(FanOutRequest {
+            keys: vec!["f1".into(), "f2".into(), "f3".into()],
+            delta: 4,
+        })
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(total.value, 12);
+}
+
+#[tokio::test]
+async fn signup_workflow() {
+    let env = start().await;
+    let signup = SignupWorkflowIngressClient::new(env.ingress());
+    let email = "ada@example.com";
+    let submitted = signup
+        .submit(
+            email,
+            SignupRequest {
+                name: "Ada".into(),
+                email: email.into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(submitted.status, SendStatus::Accepted);
+
+    // While it waits for the click: status, and no output yet.
+    let status = eventually("the workflow to wait for the click", WAIT, || async {
+        let status = signup
+            .get_status(email, GetSignupStatusRequest {})
+            .call()
+            .await
+            .unwrap()
+            .status;
+        (status == "Verifying user").then_some(status)
+    })
+    .await;
+    assert_eq!(status, "Verifying user");
+    assert!(matches!(
+        signup.output(email).await,
+        Err(IngressError::NotReady { .. })
+    ));
+
+    // A second submit of the same id does not start another run.
+    let again = signup
+        .submit(
+            email,
+            SignupRequest {
+                name: "Ada".into(),
+                email: email.into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(again.status, SendStatus::PreviouslyAccepted);
+    assert_eq!(again.invocation_id, submitted.invocation_id);
+
+    let secret = env
+        .outbox
+        .secret_for(email)
+        .expect("the verification email was sent");
+    signup
+        .click(email, ClickRequest { secret })
+        .call()
+        .await
+        .unwrap();
+    let result = signup.attach(email).await.unwrap();
+    assert!(result.verified);
+    assert_eq!(result.user_id, format!("user-{email}"));
+    assert_eq!(signup.output(email).await.unwrap(), result);
+    assert_eq!(
+        signup
+            .get_status(email, GetSignupStatusRequest {})
+            .call()
+            .await
+            .unwrap()
+            .status,
+        "Link clicked"
+    );
+    assert_eq!(env.outbox.count_for(email), 1, "the email step ran once");
+}
+
+#[tokio::test]
+async fn send_and_delayed_send_from_ingress() {
+    let env = start().await;
+    let counter = CounterIngressClient::new(env.ingress());
+    let sent = counter.add("sent", add(1)).send().await.unwrap();
+    assert!(sent.invocation_id.starts_with("inv_"), "{sent:?}");
+    assert_eq!(
+        env.ingress()
+            .attach::<_, restate_rs::codec::Json>(&sent.invocation_id)
+            .await
+            .map(|v: restate_rs_examples::proto::scenarios::v1::CounterValue| v.value)
+            .unwrap(),
+        1
+    );
+
+    let before = std::time::Instant::now();
+    counter
+        .add("later", add(7))
+        .send_after(Duration::from_millis(800))
+        .await
+        .unwrap();
+    assert_eq!(
+        counter.get("later", Empty {}).call().await.unwrap().value,
+        0,
+        "the delayed send ran early"
+    );
+    eventually("the delayed send to run", WAIT, || async {
+        (counter.get("later", Empty {}).call().await.unwrap().value == 7).then_some(())
+    })
+    .await;
+    assert!(
+        before.elapsed() >= Duration::from_millis(800),
+        "ran after {:?}",
+        before.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn send_and_delayed_send_from_a_handler() {
+    let env = start().await;
+    let proxy = ProxyIngressClient::new(env.ingress());
+    let counter = CounterIngressClient::new(env.ingress());
+    proxy
+        .send_add(ProxyRequest {
+            key: "h-now".into(),
+            delta: 2,
+            ..Default::default()
+        })
+        .call()
+        .await
+        .unwrap();
+    eventually("the one-way send to run", WAIT, || async {
+        (counter.get("h-now", Empty {}).call().await.unwrap().value == 2).then_some(())
+    })
+    .await;
+
+    let before = std::time::Instant::now();
+    proxy
+        .send_add(ProxyRequest {
+            key: "h-later".into(),
+            delta: 3,
+            delay_ms: 800,
+            ..Default::default()
+        })
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(
+        counter.get("h-later", Empty {}).call().await.unwrap().value,
+        0
+    );
+    eventually("the delayed send to run", WAIT, || async {
+        (counter.get("h-later", Empty {}).call().await.unwrap().value == 3).then_some(())
+    })
+    .await;
+    assert!(before.elapsed() >= Duration::from_millis(800));
+}
+
+#[tokio::test]
+async fn idempotency_key_runs_once() {
+    let env = start().await;
+    let counter = CounterIngressClient::new(env.ingress());
+    let first = counter
+        .add("idem", add(10))
+        .idempotency_key("op-1")
+        .call()
+        .await
+        .unwrap();
+    let second = counter
+        .add("idem", add(10))
+        .idempotency_key("op-1")
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(first, second);
+    assert_eq!(env.probe.entered("idem"), 1);
+    assert_eq!(
+        counter.get("idem", Empty {}).call().await.unwrap().value,
+        10
+    );
+
+    // A send with a used key answers PreviouslyAccepted with the same invocation.
+    let a = counter
+        .add("idem", add(1))
+        .idempotency_key("op-2")
+        .send()
+        .await
+        .unwrap();
+    let b = counter
+        .add("idem", add(1))
+        .idempotency_key("op-2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(a.status, SendStatus::Accepted);
+    assert_eq!(b.status, SendStatus::PreviouslyAccepted);
+    assert_eq!(a.invocation_id, b.invocation_id);
+    let target = Target::object("scenarios.v1.Counter", "idem", "Add");
+    let value: restate_rs_examples::proto::scenarios::v1::CounterValue = env
+        .ingress()
+        .attach_idempotent::<_, restate_rs::codec::Json>(&target, "op-2")
+        .await
+        .unwrap();
+    assert_eq!(value.value, 11);
+
+    // From a handler too.
+    let proxy = ProxyIngressClient::new(env.ingress());
+    let request = ProxyRequest {
+        key: "idem-h".into(),
+        delta: 5,
+        idempotency_key: "op-3".into(),
+        ..Default::default()
+    };
+    assert_eq!(
+        proxy.call_add(request.clone()).call().await.unwrap().value,
+        5
+    );
+    assert_eq!(proxy.call_add(request).call().await.unwrap().value, 5);
+    assert_eq!(env.probe.entered("idem-h"), 1);
+}
+
+#[tokio::test]
+async fn terminal_error_reaches_the_caller_and_is_not_retried() {
+    let env = start().await;
+    let flaky = FlakyIngressClient::new(env.ingress());
+    let err = flaky
+        .work(WorkRequest {
+            id: "t".into(),
+            terminal_code: 409,
+            terminal_message: "already done".into(),
+            ..Default::default()
+        })
+        .call()
+        .await
+        .unwrap_err();
+    match &err {
+        IngressError::Terminal { code, message, .. } => {
+            assert_eq!(*code, 409);
+            assert_eq!(message, "already done");
+        }
+        other => panic!("expected a terminal error, got {other:?}"),
+    }
+    assert!(err.is_terminal());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(env.probe.attempts("t"), 1, "a terminal error was retried");
+
+    let greeter = GreeterIngressClient::new(env.ingress());
+    let err = greeter
+        .greet(GreetRequest { name: " ".into() })
+        .call()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(400));
+    assert!(err.to_string().contains("name must not be empty"), "{err}");
+}
+
+#[tokio::test]
+async fn retryable_error_is_retried_and_completed_steps_do_not_run_again() {
+    let env = start().await;
+    let flaky = FlakyIngressClient::new(env.ingress());
+    let result = flaky
+        .work(WorkRequest {
+            id: "r".into(),
+            succeed_on_attempt: 3,
+            ..Default::default()
+        })
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(result.attempts, 3);
+    assert_eq!(env.probe.attempts("r"), 3);
+    assert_eq!(
+        env.probe.side_effects("r"),
+        1,
+        "the completed ctx.run ran again on retry"
+    );
+    assert_eq!(result.side_effects, 1);
+}
+
+#[tokio::test]
+async fn raw_json_like_curl() {
+    let env = start().await;
+    let http = reqwest::Client::new();
+    let url = format!(
+        "{}/hydra.v1.DeploymentService/project-1/Deploy",
+        env.server.ingress_url()
+    );
+    let response = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(r#"{"buildId": "b-7", "image": "app:7", "replicas": 2, "strategy": "STRATEGY_ROLLING", "env": {"A": "1"}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().contains_key("x-restate-id"));
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["deploymentId"], "project-1-1");
+    assert_eq!(body["sequence"], "1", "int64 travels as a string");
+    assert_eq!(body["steps"].as_array().unwrap().len(), 4);
+
+    // Snake-case names are accepted as well; the status comes back with enum names.
+    let status: serde_json::Value = http
+        .post(format!(
+            "{}/hydra.v1.DeploymentService/project-1/GetStatus",
+            env.server.ingress_url()
+        ))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        status,
+        serde_json::json!({"phase": "PHASE_IDLE", "deploymentId": "project-1-1", "deployments": "1"})
+    );
+
+    // A malformed body is refused with a 400-class error that says what was wrong.
+    let response = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .body(r#"{"imagee": "app:8"}"#)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("unknown field `imagee`"), "{text}");
+    assert!(text.contains("DeployRequest"), "{text}");
+
+    let response = http
+        .post(&url)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+
+    // The typed client sees the same through its own types.
+    let deployments = DeploymentServiceIngressClient::new(env.ingress());
+    let status = deployments
+        .get_status("project-1", GetStatusRequest {})
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(status.phase(), Phase::Idle);
+    let second = deployments
+        .deploy(
+            "project-1",
+            DeployRequest {
+                image: "app:9".into(),
+                ..Default::default()
+            },
+        )
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(second.sequence, 2);
+}
