@@ -134,7 +134,7 @@ fn per_package_layout_groups_files() {
     let pool = compile(&[proto_dir()], &files);
     let out = generate(&pool, &files, &Options::default(), Layout::PerPackage).unwrap();
     let names: Vec<&str> = out.iter().map(|f| f.name.as_str()).collect();
-    assert_eq!(names, ["hydra.v1.restate.rs"]);
+    assert_eq!(names, ["hydra.v1.restate.rs", "scenarios.v1.restate.rs"]);
     for service in [
         "DeploymentService",
         "SignupWorkflow",
