@@ -64,16 +64,16 @@
 //! of the ingress is read as follows:
 //!
 //! * a 2xx response is decoded with the codec (an empty body is the default message);
-//! * status 470 is [`NotReady`](IngressError::NotReady): an output was asked for before the
-//!   invocation completed;
-//! * a response carrying the `x-restate-id` header is the outcome of the invocation, so an
-//!   error there is the handler's [`Terminal`](IngressError::Terminal) error, with the code and
-//!   message of its `{"code", "message"}` body. The answers of the attach and output lookups
-//!   count as the invocation's outcome too when their body has that shape, since the ingress
-//!   does not always add the header there;
+//! * an error response that comes from the invocation is its
+//!   [`Terminal`](IngressError::Terminal) error, with the code and message of its
+//!   `{"code", "message"}` body. restate-server says so with `x-restate-error-source:
+//!   invocation`; where that header (and the body's `source`) is missing, a response that
+//!   carries `x-restate-id` counts as the invocation's;
+//! * any other status 470 is [`NotReady`](IngressError::NotReady): an output was asked for
+//!   before the invocation completed;
 //! * anything else was raised by the ingress itself: 404 is
 //!   [`NotFound`](IngressError::NotFound) (no such service, handler or invocation), any other
-//!   status is [`Status`](IngressError::Status), with the `message` of the body;
+//!   status is [`Status`](IngressError::Status), with the `message` of the body (or its text);
 //! * when the ingress cannot be reached the error is [`Connect`](IngressError::Connect), which
 //!   means the request was not delivered; a request that timed out is
 //!   [`Timeout`](IngressError::Timeout), and one that broke off after it went out is
@@ -99,6 +99,8 @@ use std::time::Duration;
 
 /// The header in which the ingress names the invocation that answered.
 const RESTATE_ID: &str = "x-restate-id";
+/// The header in which restate-server says who raised an error: `invocation` or `ingress`.
+const ERROR_SOURCE: &str = "x-restate-error-source";
 /// The header that makes an invocation idempotent.
 const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// The status with which the ingress says that an output is not ready yet.
@@ -282,7 +284,7 @@ impl IngressClient {
         &self,
         invocation_id: &str,
     ) -> Result<Res, IngressError> {
-        let op = Op::lookup(format!("invocation {invocation_id}"), Some(invocation_id));
+        let op = Op::new(format!("invocation {invocation_id}"), Some(invocation_id));
         self.get::<Res, C>(&op, &["restate", "invocation", invocation_id, "attach"])
             .await
     }
@@ -296,7 +298,7 @@ impl IngressClient {
         &self,
         invocation_id: &str,
     ) -> Result<Res, IngressError> {
-        let op = Op::lookup(format!("invocation {invocation_id}"), Some(invocation_id));
+        let op = Op::new(format!("invocation {invocation_id}"), Some(invocation_id));
         self.get::<Res, C>(&op, &["restate", "invocation", invocation_id, "output"])
             .await
     }
@@ -336,7 +338,7 @@ impl IngressClient {
         workflow: &str,
         id: &str,
     ) -> Result<Res, IngressError> {
-        let op = Op::lookup(format!("workflow {workflow}/{id}"), None);
+        let op = Op::new(format!("workflow {workflow}/{id}"), None);
         self.get::<Res, C>(&op, &["restate", "workflow", workflow, id, "attach"])
             .await
     }
@@ -350,7 +352,7 @@ impl IngressClient {
         workflow: &str,
         id: &str,
     ) -> Result<Res, IngressError> {
-        let op = Op::lookup(format!("workflow {workflow}/{id}"), None);
+        let op = Op::new(format!("workflow {workflow}/{id}"), None);
         self.get::<Res, C>(&op, &["restate", "workflow", workflow, id, "output"])
             .await
     }
@@ -361,7 +363,7 @@ impl IngressClient {
         idempotency_key: &str,
         action: &str,
     ) -> Result<Res, IngressError> {
-        let op = Op::lookup(
+        let op = Op::new(
             format!("{target} with idempotency key {idempotency_key}"),
             None,
         );
@@ -594,7 +596,7 @@ impl<Req, Res, C: Codec<Req> + Codec<Res>> IngressRequest<Req, Res, C> {
     ///
     /// `POST /{service}/{handler}` or `POST /{service}/{key}/{handler}`
     pub async fn call(self) -> Result<Res, IngressError> {
-        let op = Op::call(self.target.to_string());
+        let op = Op::new(self.target.to_string(), None);
         let segments = self.target.segments();
         let answer = self.post(&segments, None).await?;
         answer.into_message::<Res, C>(&op)
@@ -617,7 +619,7 @@ impl<Req, Res, C: Codec<Req> + Codec<Res>> IngressRequest<Req, Res, C> {
     }
 
     async fn send_with(self, delay: Option<Duration>) -> Result<SendResponse, IngressError> {
-        let op = Op::call(self.target.to_string());
+        let op = Op::new(self.target.to_string(), None);
         let mut segments = self.target.segments();
         segments.push("send");
         let query = delay.map(|delay| format!("delay={}ms", delay.as_millis()));
@@ -858,38 +860,39 @@ impl IngressError {
     }
 }
 
-/// What a request was, for error messages and for reading its answer.
+/// What a request was, for error messages.
 struct Op<'a> {
     /// What was called or looked up, as error messages name it.
     target: String,
     /// The invocation id, when the caller gave it.
     invocation_id: Option<&'a str>,
-    /// An attach or output lookup: its answer is the outcome of an invocation.
-    lookup: bool,
 }
 
 impl<'a> Op<'a> {
-    fn call(target: String) -> Self {
-        Self {
-            target,
-            invocation_id: None,
-            lookup: false,
-        }
-    }
-
-    fn lookup(target: String, invocation_id: Option<&'a str>) -> Self {
+    fn new(target: String, invocation_id: Option<&'a str>) -> Self {
         Self {
             target,
             invocation_id,
-            lookup: true,
         }
     }
+}
+
+/// Who raised an error response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Origin {
+    /// The invocation: its outcome is an error.
+    Invocation,
+    /// The ingress itself.
+    Ingress,
 }
 
 /// A response of the ingress, read whole.
 struct Answer {
     status: u16,
+    /// The `x-restate-id` header.
     restate_id: Option<String>,
+    /// The `x-restate-error-source` header.
+    error_source: Option<String>,
     body: Bytes,
 }
 
@@ -934,46 +937,54 @@ impl Answer {
 
     /// Classifies a response that is not 2xx.
     fn into_error(self, op: &Op<'_>) -> IngressError {
+        let json: Option<serde_json::Value> = serde_json::from_slice(&self.body).ok();
+        let field = |name: &str| json.as_ref().and_then(|j| j.get(name));
         let target = op.target.clone();
         let invocation_id = self
             .restate_id
             .clone()
             .or_else(|| op.invocation_id.map(str::to_owned));
-        if self.status == NOT_READY {
+        let declared = declared_origin(
+            self.error_source
+                .as_deref()
+                .or_else(|| field("source").and_then(|s| s.as_str())),
+        );
+
+        // 470 is the ingress saying "not completed yet", unless the invocation itself is said
+        // to have failed with that code.
+        if self.status == NOT_READY && declared != Some(Origin::Invocation) {
             return IngressError::NotReady {
                 target,
                 invocation_id,
             };
         }
 
-        let json: Option<serde_json::Value> = serde_json::from_slice(&self.body).ok();
-        let code = json
-            .as_ref()
-            .and_then(|j| j.get("code"))
+        let code = field("code")
             .and_then(|c| c.as_u64())
             .and_then(|c| u16::try_from(c).ok());
-        let message = json
-            .as_ref()
-            .and_then(|j| j.get("message"))
+        let message = field("message")
             .and_then(|m| m.as_str())
             .map(str::to_owned)
             .unwrap_or_else(|| self.body_text());
 
-        if self.restate_id.is_some() || (op.lookup && code.is_some()) {
-            IngressError::Terminal {
+        let origin = declared.unwrap_or(if self.restate_id.is_some() {
+            Origin::Invocation
+        } else {
+            Origin::Ingress
+        });
+        match origin {
+            Origin::Invocation => IngressError::Terminal {
                 target,
                 code: code.unwrap_or(self.status),
                 message,
                 invocation_id,
-            }
-        } else if self.status == 404 {
-            IngressError::NotFound { target, message }
-        } else {
-            IngressError::Status {
+            },
+            Origin::Ingress if self.status == 404 => IngressError::NotFound { target, message },
+            Origin::Ingress => IngressError::Status {
                 target,
                 status: self.status,
                 message,
-            }
+            },
         }
     }
 
@@ -992,15 +1003,28 @@ impl Answer {
     }
 }
 
+/// Who raised an error, if the `x-restate-error-source` header or the body's `source` says.
+fn declared_origin(source: Option<&str>) -> Option<Origin> {
+    match source {
+        Some(source) if source.eq_ignore_ascii_case("invocation") => Some(Origin::Invocation),
+        Some(source) if source.eq_ignore_ascii_case("ingress") => Some(Origin::Ingress),
+        _ => None,
+    }
+}
+
 /// Sends `request` and reads the whole response.
 async fn exchange(request: reqwest::RequestBuilder, url: &Url) -> Result<Answer, IngressError> {
     let response = request.send().await.map_err(|e| transport_error(url, e))?;
     let status = response.status().as_u16();
-    let restate_id = response
-        .headers()
-        .get(RESTATE_ID)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let restate_id = header(RESTATE_ID);
+    let error_source = header(ERROR_SOURCE);
     let body = response
         .bytes()
         .await
@@ -1008,6 +1032,7 @@ async fn exchange(request: reqwest::RequestBuilder, url: &Url) -> Result<Answer,
     Ok(Answer {
         status,
         restate_id,
+        error_source,
         body,
     })
 }
@@ -1382,23 +1407,33 @@ mod tests {
 
     // ---- error classification ----
 
-    fn classify(status: u16, restate_id: Option<&str>, body: &str, op: &Op<'_>) -> IngressError {
+    /// Classifies a response with the given `x-restate-id` and `x-restate-error-source`.
+    fn classify(
+        status: u16,
+        restate_id: Option<&str>,
+        error_source: Option<&str>,
+        body: &str,
+        op: &Op<'_>,
+    ) -> IngressError {
         Answer {
             status,
             restate_id: restate_id.map(str::to_owned),
+            error_source: error_source.map(str::to_owned),
             body: Bytes::from(body.to_owned()),
         }
         .into_error(op)
     }
 
-    #[test]
-    fn classification() {
-        let call = Op::call("hydra.v1.DeployService/abc/Deploy".to_owned());
+    // The bodies and headers below are those restate-server 1.7.12 sends.
 
+    #[test]
+    fn terminal_errors_come_from_the_invocation() {
+        let call = Op::new("hydra.v1.DeployService/abc/Deploy".to_owned(), None);
         let e = classify(
             409,
             Some("inv_1"),
-            r#"{"code":409,"message":"already deploying"}"#,
+            Some("invocation"),
+            r#"{"code":409,"message":"already deploying","source":"invocation"}"#,
             &call,
         );
         assert_eq!(
@@ -1409,35 +1444,89 @@ mod tests {
         assert_eq!(e.code(), Some(409));
         assert_eq!(e.invocation_id(), Some("inv_1"));
 
+        // Without the source header, `x-restate-id` says it is the invocation's.
+        let e = classify(
+            409,
+            Some("inv_1"),
+            None,
+            r#"{"code":409,"message":"m"}"#,
+            &call,
+        );
+        assert!(e.is_terminal(), "{e:?}");
         // The code comes from the body, even when the status differs.
-        let e = classify(500, Some("inv_1"), r#"{"code":599,"message":"odd"}"#, &call);
+        let e = classify(
+            500,
+            Some("inv_1"),
+            None,
+            r#"{"code":599,"message":"odd"}"#,
+            &call,
+        );
         assert_eq!(e.code(), Some(599));
         // A body that is not the JSON error: the status and the raw text.
-        let e = classify(502, Some("inv_1"), "  upstream hiccup\n", &call);
+        let e = classify(502, Some("inv_1"), None, "  upstream hiccup\n", &call);
         match &e {
             IngressError::Terminal { code, message, .. } => {
                 assert_eq!((*code, message.as_str()), (502, "upstream hiccup"))
             }
             other => panic!("{other:?}"),
         }
+        // A handler that chose the code 470 is not "not ready".
+        let e = classify(
+            470,
+            Some("inv_2"),
+            Some("invocation"),
+            r#"{"code":470,"message":"odd code","source":"invocation"}"#,
+            &call,
+        );
+        assert!(e.is_terminal(), "{e:?}");
+        assert_eq!(e.code(), Some(470));
 
-        // Raised by the ingress itself.
+        // An attach by id names the invocation even if the response does not.
+        let attach = Op::new("invocation inv_9".to_owned(), Some("inv_9"));
+        let e = classify(
+            418,
+            None,
+            None,
+            r#"{"code":418,"message":"teapot","source":"invocation"}"#,
+            &attach,
+        );
+        assert!(e.is_terminal(), "{e:?}");
+        assert_eq!(e.invocation_id(), Some("inv_9"));
+        assert_eq!(
+            e.to_string(),
+            "terminal error 418 from invocation inv_9: teapot"
+        );
+    }
+
+    #[test]
+    fn ingress_errors_are_not_terminal() {
+        let call = Op::new("Nope/x".to_owned(), None);
         let e = classify(
             404,
             None,
-            r#"{"message":"service 'x' not found, make sure to register the service before calling it."}"#,
+            Some("ingress"),
+            r#"{"code":404,"message":"service 'Nope' not found, make sure to register the service before calling it.","source":"ingress"}"#,
             &call,
         );
         assert!(
-            matches!(&e, IngressError::NotFound { message, .. } if message.starts_with("service 'x'"))
+            matches!(&e, IngressError::NotFound { message, .. } if message.starts_with("service 'Nope' not found")),
+            "{e:?}"
         );
         assert_eq!(e.code(), Some(404));
         assert!(!e.is_terminal());
         assert_eq!(e.invocation_id(), None);
+        assert!(
+            e.to_string()
+                .starts_with("the Restate ingress found no Nope/x: service 'Nope' not found"),
+            "{e}"
+        );
+
+        // The source header wins over `x-restate-id`.
         let e = classify(
             400,
-            None,
-            r#"{"message":"the invoked service is not public"}"#,
+            Some("inv_1"),
+            Some("ingress"),
+            r#"{"code":400,"message":"bad delay query parameter","source":"ingress"}"#,
             &call,
         );
         assert!(
@@ -1446,51 +1535,82 @@ mod tests {
         );
         assert_eq!(
             e.to_string(),
-            "the Restate ingress answered 400 to hydra.v1.DeployService/abc/Deploy: the invoked service is not public"
+            "the Restate ingress answered 400 to Nope/x: bad delay query parameter"
         );
-        let e = classify(503, None, "", &call);
-        assert!(
-            matches!(&e, IngressError::Status { status: 503, message, .. } if message == "Service Unavailable")
+        // So does the body's `source` when there is no header.
+        let e = classify(
+            500,
+            Some("inv_1"),
+            None,
+            r#"{"code":500,"message":"m","source":"ingress"}"#,
+            &call,
         );
-        // Without the header a call's JSON with a code is still the ingress's.
-        let e = classify(500, None, r#"{"code":500,"message":"boom"}"#, &call);
         assert!(
-            matches!(e, IngressError::Status { status: 500, .. }),
+            matches!(&e, IngressError::Status { status: 500, .. }),
             "{e:?}"
         );
+        // Neither header: the ingress; its message or its text.
+        let e = classify(
+            400,
+            None,
+            None,
+            r#"{"message":"the invoked service is not public"}"#,
+            &call,
+        );
+        assert!(
+            matches!(&e, IngressError::Status { message, .. } if message == "the invoked service is not public")
+        );
+        let e = classify(404, None, None, "no such thing", &call);
+        assert!(matches!(&e, IngressError::NotFound { message, .. } if message == "no such thing"));
+        let e = classify(503, None, None, "", &call);
+        assert!(
+            matches!(&e, IngressError::Status { status: 503, message, .. } if message == "Service Unavailable"),
+            "{e:?}"
+        );
+    }
 
-        // 470: not ready, with the id from the header or the request.
-        let e = classify(470, None, r#"{"message":"not ready"}"#, &call);
-        assert!(matches!(
-            e,
-            IngressError::NotReady {
-                invocation_id: None,
-                ..
-            }
-        ));
-        let lookup = Op::lookup("invocation inv_9".to_owned(), Some("inv_9"));
-        let e = classify(470, None, "", &lookup);
+    #[test]
+    fn not_ready() {
+        let lookup = Op::new("invocation inv_9".to_owned(), Some("inv_9"));
+        let e = classify(
+            470,
+            None,
+            Some("ingress"),
+            r#"{"code":470,"message":"the invocation exists but has not completed yet","source":"ingress"}"#,
+            &lookup,
+        );
+        assert!(matches!(e, IngressError::NotReady { .. }), "{e:?}");
         assert_eq!(e.invocation_id(), Some("inv_9"));
         assert_eq!(e.code(), Some(470));
+        assert!(!e.is_terminal());
         assert_eq!(
             e.to_string(),
             "the output of invocation inv_9 is not ready: the invocation has not completed yet"
         );
-
-        // A lookup's answer with an invocation error body is the invocation's outcome.
-        let e = classify(418, None, r#"{"code":418,"message":"teapot"}"#, &lookup);
-        assert!(e.is_terminal(), "{e:?}");
-        assert_eq!(e.invocation_id(), Some("inv_9"));
-        let e = classify(404, None, r#"{"message":"invocation not found"}"#, &lookup);
-        assert!(matches!(e, IngressError::NotFound { .. }), "{e:?}");
+        // Any 470 that the invocation does not claim, with the id if the response has one.
+        let workflow = Op::new("workflow W/1".to_owned(), None);
+        let e = classify(470, None, None, "", &workflow);
+        assert!(
+            matches!(
+                e,
+                IngressError::NotReady {
+                    invocation_id: None,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        let e = classify(470, Some("inv_3"), None, "", &workflow);
+        assert!(matches!(e, IngressError::NotReady { .. }), "{e:?}");
+        assert_eq!(e.invocation_id(), Some("inv_3"));
     }
 
     #[test]
     fn long_bodies_are_cut() {
         let body = "x".repeat(2000);
-        let e = classify(500, None, &body, &Op::call("s/h".to_owned()));
+        let e = classify(500, None, None, &body, &Op::new("s/h".to_owned(), None));
         let IngressError::Status { message, .. } = e else {
-            panic!()
+            panic!("{e:?}")
         };
         assert_eq!(message.len(), QUOTE_LIMIT + 3);
     }
@@ -1687,7 +1807,20 @@ mod tests {
                     r#"{"message":"the invocation exists but has not completed yet"}"#,
                 )
             } else if req.target.contains("failed") {
-                reply(500, r#"{"code":500,"message":"gave up"}"#)
+                let mut r = reply(
+                    500,
+                    r#"{"code":500,"message":"gave up","source":"invocation"}"#,
+                )
+                .with_id("inv_failed");
+                r.headers.push((ERROR_SOURCE, "invocation".to_owned()));
+                r
+            } else if req.target.contains("never") {
+                let mut r = reply(
+                    404,
+                    r#"{"code":404,"message":"invocation not found","source":"ingress"}"#,
+                );
+                r.headers.push((ERROR_SOURCE, "ingress".to_owned()));
+                r
             } else {
                 reply(200, r#"{"done":"yes"}"#).with_id("inv_x")
             }
@@ -1767,6 +1900,16 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "terminal error 500 from workflow hydra.v1.Release/failed: gave up"
+        );
+        assert_eq!(err.invocation_id(), Some("inv_failed"));
+        let err = client
+            .workflow_output::<Struct, Json>("hydra.v1.Release", "never")
+            .await
+            .unwrap_err();
+        assert!(matches!(err, IngressError::NotFound { .. }), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "the Restate ingress found no workflow hydra.v1.Release/never: invocation not found"
         );
     }
 
