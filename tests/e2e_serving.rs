@@ -177,3 +177,59 @@ async fn registration_errors_say_what_the_server_said() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn discovery_carries_json_schemas_and_docs() {
+    let server = RestateServer::builder()
+        .npm_prefix(TOOLS)
+        .start()
+        .await
+        .unwrap();
+    let endpoint = Endpoint::builder()
+        .bind(
+            restate_rs_examples::proto::hydra::v1::DeploymentServiceServer::new(
+                restate_rs_examples::services::Deployments,
+            ),
+        )
+        .build();
+    let running = Server::bind(endpoint, "127.0.0.1:0").await.unwrap().spawn();
+    server.register(&running.url()).await.unwrap();
+    let service = server
+        .admin()
+        .service("hydra.v1.DeploymentService")
+        .await
+        .unwrap();
+    assert_eq!(service["ty"], "VirtualObject", "{service:#}");
+    assert_eq!(
+        service["documentation"],
+        "Deploys projects. Keyed by project id: two deployments of one project never overlap."
+    );
+    let handlers = service["handlers"].as_array().unwrap();
+    let deploy = handlers.iter().find(|h| h["name"] == "Deploy").unwrap();
+    let shared = handlers.iter().find(|h| h["name"] == "GetStatus").unwrap();
+    assert_eq!(shared["ty"], "Shared", "{shared:#}");
+    let text = deploy.to_string();
+    for needle in [
+        "buildId",
+        "requestedBy",
+        "STRATEGY_BLUE_GREEN",
+        "common.v1.Actor",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from {deploy:#}");
+    }
+
+    let openapi: serde_json::Value = reqwest::get(format!(
+        "{}/services/hydra.v1.DeploymentService/openapi",
+        server.admin_url()
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let text = openapi.to_string();
+    assert!(
+        text.contains("buildId") && text.contains("deploymentId"),
+        "{openapi:#}"
+    );
+}

@@ -46,6 +46,8 @@ pub(crate) fn format(tokens: TokenStream) -> String {
 
 struct HandlerGen<'a> {
     handler: &'a Handler,
+    input_schema: String,
+    output_schema: String,
     method: proc_macro2::Ident,
     constant: proc_macro2::Ident,
     input: TokenStream,
@@ -94,6 +96,8 @@ impl<'a> ServiceGen<'a> {
             .iter()
             .map(|handler| HandlerGen {
                 handler,
+                input_schema: schema_text(pool, &handler.input, options),
+                output_schema: schema_text(pool, &handler.output, options),
                 method: ident(&ident::snake(&handler.name)),
                 constant: ident(&ident::shouty(&handler.name)),
                 input: path(&handler.input),
@@ -166,6 +170,8 @@ impl<'a> ServiceGen<'a> {
             let doc = h.handler.docs.join("\n");
             let input = &h.handler.input;
             let output = &h.handler.output;
+            let input_schema = raw_literal(&h.input_schema);
+            let output_schema = raw_literal(&h.output_schema);
             quote! {
                 ::restate_rs::__codegen::HandlerSpec {
                     name: handler::#constant,
@@ -173,6 +179,8 @@ impl<'a> ServiceGen<'a> {
                     documentation: #doc,
                     input_type: #input,
                     output_type: #output,
+                    input_schema: #input_schema,
+                    output_schema: #output_schema,
                     content_type: #content_type,
                 }
             }
@@ -226,7 +234,7 @@ impl<'a> ServiceGen<'a> {
         let deprecated = deprecated_attr(self.service.deprecated);
         let attributes = &self.attributes;
         let methods = self.handlers.iter().map(|h| {
-            let HandlerGen { handler, method, constant, input, output } = h;
+            let HandlerGen { handler, method, constant, input, output, .. } = h;
             let ctx = Self::context_type(handler.kind);
             let mut docs = handler.docs.clone();
             let kind_note = match handler.kind {
@@ -302,6 +310,7 @@ impl<'a> ServiceGen<'a> {
                 constant,
                 input,
                 output,
+                ..
             } = h;
             let ctx = Self::context_type(handler.kind);
             quote! {
@@ -406,7 +415,7 @@ impl<'a> ServiceGen<'a> {
             self.kind_words()
         );
         let methods = self.handlers.iter().map(|h| {
-            let HandlerGen { handler, method, constant, input, output } = h;
+            let HandlerGen { handler, method, constant, input, output, .. } = h;
             let target = match self.service.kind {
                 ServiceKind::Service => quote! {
                     ::restate_rs::__codegen::service_target(#names_mod::SERVICE_NAME, #names_mod::handler::#constant)
@@ -455,7 +464,7 @@ impl<'a> ServiceGen<'a> {
             self.kind_words()
         );
         let methods = self.handlers.iter().map(|h| {
-            let HandlerGen { handler, method, constant, input, output } = h;
+            let HandlerGen { handler, method, constant, input, output, .. } = h;
             let deprecated = deprecated_attr(handler.deprecated);
             let handler_const = quote!(#names_mod::handler::#constant);
             let (key_param, target, key_doc) = match self.service.kind {
@@ -547,6 +556,24 @@ impl<'a> ServiceGen<'a> {
             }
         }
     }
+}
+
+/// A raw string literal, so that JSON reads as JSON in the generated code.
+fn raw_literal(text: &str) -> proc_macro2::Literal {
+    format!("r##\"{text}\"##")
+        .parse()
+        .unwrap_or_else(|_| proc_macro2::Literal::string(text))
+}
+
+/// The JSON Schema of message `full_name`, as JSON text; empty for binary payloads, which
+/// have none.
+fn schema_text(pool: &DescriptorPool, full_name: &str, options: &Options) -> String {
+    if options.encoding != Encoding::Json {
+        return String::new();
+    }
+    pool.get_message_by_name(full_name)
+        .map(|m| crate::schema::message_schema(&m).to_string())
+        .unwrap_or_default()
 }
 
 /// `"."` matches every service, `".pkg"` every service of a package (and its sub-packages),

@@ -44,6 +44,7 @@ mod ident;
 mod model;
 mod paths;
 pub mod plugin;
+mod schema;
 
 pub use builder::{Builder, configure};
 pub use model::{Diagnostic, Handler, HandlerKind, Service, ServiceKind};

@@ -72,6 +72,10 @@ pub struct HandlerSpec {
     pub input_type: &'static str,
     /// Fully qualified output message name.
     pub output_type: &'static str,
+    /// JSON Schema of the input (JSON text), empty when there is none.
+    pub input_schema: &'static str,
+    /// JSON Schema of the output (JSON text), empty when there is none.
+    pub output_schema: &'static str,
     /// Content type of the payloads.
     pub content_type: &'static str,
 }
@@ -112,14 +116,18 @@ impl HandlerSpec {
             "input": {
                 "contentType": self.content_type,
                 "required": false,
-                "jsonSchema": { "title": self.input_type },
             },
             "output": {
                 "contentType": self.content_type,
                 "setContentTypeIfEmpty": false,
-                "jsonSchema": { "title": self.output_type },
             },
         });
+        if let Some(schema) = parse_schema(self.input_schema) {
+            handler["input"]["jsonSchema"] = schema;
+        }
+        if let Some(schema) = parse_schema(self.output_schema) {
+            handler["output"]["jsonSchema"] = schema;
+        }
         let ty = match (service, self.kind) {
             (ServiceKind::Service, _) => None,
             (_, HandlerKind::Shared) => Some("SHARED"),
@@ -134,6 +142,13 @@ impl HandlerSpec {
         }
         handler
     }
+}
+
+fn parse_schema(text: &str) -> Option<Value> {
+    if text.is_empty() {
+        return None;
+    }
+    serde_json::from_str(text).ok()
 }
 
 /// One invocation of a generated service, handed to its dispatcher.

@@ -24,6 +24,8 @@ pub mod deployment_service {
                 documentation: "Deploys a build: validates it, rolls it out in named durable steps, records the result.",
                 input_type: "hydra.v1.DeployRequest",
                 output_type: "hydra.v1.DeployResponse",
+                input_schema: r##"{"$defs":{"common.v1.Actor":{"additionalProperties":false,"properties":{"displayName":{"type":"string"},"id":{"type":"string"}},"title":"common.v1.Actor","type":"object"}},"additionalProperties":false,"properties":{"buildId":{"type":"string"},"env":{"additionalProperties":{"type":"string"},"type":"object"},"image":{"type":"string"},"replicas":{"type":"integer"},"requestedBy":{"$ref":"#/$defs/common.v1.Actor"},"strategy":{"enum":["STRATEGY_UNSPECIFIED","STRATEGY_ROLLING","STRATEGY_BLUE_GREEN"],"title":"hydra.v1.DeployRequest.Strategy","type":"string"}},"title":"hydra.v1.DeployRequest","type":"object"}"##,
+                output_schema: r##"{"additionalProperties":false,"properties":{"deploymentId":{"type":"string"},"finishedAt":{"format":"date-time","type":"string"},"sequence":{"pattern":"^-?[0-9]+$","type":["string","integer"]},"steps":{"items":{"type":"string"},"type":"array"}},"title":"hydra.v1.DeployResponse","type":"object"}"##,
                 content_type: "application/json",
             },
             ::restate_rs::__codegen::HandlerSpec {
@@ -32,6 +34,8 @@ pub mod deployment_service {
                 documentation: "Rolls back to the previous deployment.",
                 input_type: "hydra.v1.RollbackRequest",
                 output_type: "hydra.v1.DeployResponse",
+                input_schema: r##"{"additionalProperties":false,"properties":{"reason":{"type":"string"}},"title":"hydra.v1.RollbackRequest","type":"object"}"##,
+                output_schema: r##"{"additionalProperties":false,"properties":{"deploymentId":{"type":"string"},"finishedAt":{"format":"date-time","type":"string"},"sequence":{"pattern":"^-?[0-9]+$","type":["string","integer"]},"steps":{"items":{"type":"string"},"type":"array"}},"title":"hydra.v1.DeployResponse","type":"object"}"##,
                 content_type: "application/json",
             },
             ::restate_rs::__codegen::HandlerSpec {
@@ -40,6 +44,8 @@ pub mod deployment_service {
                 documentation: "The current deployment status; runs alongside a deployment in progress.",
                 input_type: "hydra.v1.GetStatusRequest",
                 output_type: "hydra.v1.DeploymentStatus",
+                input_schema: r##"{"additionalProperties":false,"properties":{},"title":"hydra.v1.GetStatusRequest","type":"object"}"##,
+                output_schema: r##"{"additionalProperties":false,"properties":{"deploymentId":{"type":"string"},"deployments":{"pattern":"^-?[0-9]+$","type":["string","integer"]},"phase":{"enum":["PHASE_UNSPECIFIED","PHASE_IDLE","PHASE_DEPLOYING","PHASE_FAILED"],"title":"hydra.v1.DeploymentStatus.Phase","type":"string"}},"title":"hydra.v1.DeploymentStatus","type":"object"}"##,
                 content_type: "application/json",
             },
         ],

@@ -22,6 +22,8 @@ pub mod greeter {
                 documentation: "Greets one person.",
                 input_type: "hydra.v1.GreetRequest",
                 output_type: "hydra.v1.GreetResponse",
+                input_schema: r##"{"additionalProperties":false,"properties":{"name":{"type":"string"}},"title":"hydra.v1.GreetRequest","type":"object"}"##,
+                output_schema: r##"{"additionalProperties":false,"properties":{"message":{"type":"string"}},"title":"hydra.v1.GreetResponse","type":"object"}"##,
                 content_type: "application/json",
             },
             ::restate_rs::__codegen::HandlerSpec {
@@ -30,6 +32,8 @@ pub mod greeter {
                 documentation: "Does nothing, to show google.protobuf.Empty in and out.",
                 input_type: "google.protobuf.Empty",
                 output_type: "google.protobuf.Empty",
+                input_schema: r##"{"additionalProperties":false,"title":"google.protobuf.Empty","type":"object"}"##,
+                output_schema: r##"{"additionalProperties":false,"title":"google.protobuf.Empty","type":"object"}"##,
                 content_type: "application/json",
             },
         ],

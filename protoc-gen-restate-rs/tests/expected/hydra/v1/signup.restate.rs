@@ -24,6 +24,8 @@ pub mod signup_workflow {
                 documentation: "Creates the user, sends the verification email, waits until the link is clicked.",
                 input_type: "hydra.v1.SignupRequest",
                 output_type: "hydra.v1.SignupResult",
+                input_schema: r##"{"additionalProperties":false,"properties":{"email":{"type":"string"},"name":{"type":"string"}},"title":"hydra.v1.SignupRequest","type":"object"}"##,
+                output_schema: r##"{"additionalProperties":false,"properties":{"userId":{"type":"string"},"verified":{"type":"boolean"}},"title":"hydra.v1.SignupResult","type":"object"}"##,
                 content_type: "application/json",
             },
             ::restate_rs::__codegen::HandlerSpec {
@@ -32,6 +34,8 @@ pub mod signup_workflow {
                 documentation: "The link in the email was clicked.",
                 input_type: "hydra.v1.ClickRequest",
                 output_type: "hydra.v1.ClickResponse",
+                input_schema: r##"{"additionalProperties":false,"properties":{"secret":{"type":"string"}},"title":"hydra.v1.ClickRequest","type":"object"}"##,
+                output_schema: r##"{"additionalProperties":false,"properties":{},"title":"hydra.v1.ClickResponse","type":"object"}"##,
                 content_type: "application/json",
             },
             ::restate_rs::__codegen::HandlerSpec {
@@ -40,6 +44,8 @@ pub mod signup_workflow {
                 documentation: "Where the sign-up is.",
                 input_type: "hydra.v1.GetSignupStatusRequest",
                 output_type: "hydra.v1.SignupStatus",
+                input_schema: r##"{"additionalProperties":false,"properties":{},"title":"hydra.v1.GetSignupStatusRequest","type":"object"}"##,
+                output_schema: r##"{"additionalProperties":false,"properties":{"status":{"type":"string"}},"title":"hydra.v1.SignupStatus","type":"object"}"##,
                 content_type: "application/json",
             },
         ],

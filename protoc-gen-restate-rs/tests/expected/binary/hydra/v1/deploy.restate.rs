@@ -24,6 +24,8 @@ pub mod deployment_service {
                 documentation: "Deploys a build: validates it, rolls it out in named durable steps, records the result.",
                 input_type: "hydra.v1.DeployRequest",
                 output_type: "hydra.v1.DeployResponse",
+                input_schema: r##""##,
+                output_schema: r##""##,
                 content_type: "application/proto",
             },
             ::restate_rs::__codegen::HandlerSpec {
@@ -32,6 +34,8 @@ pub mod deployment_service {
                 documentation: "Rolls back to the previous deployment.",
                 input_type: "hydra.v1.RollbackRequest",
                 output_type: "hydra.v1.DeployResponse",
+                input_schema: r##""##,
+                output_schema: r##""##,
                 content_type: "application/proto",
             },
             ::restate_rs::__codegen::HandlerSpec {
@@ -40,6 +44,8 @@ pub mod deployment_service {
                 documentation: "The current deployment status; runs alongside a deployment in progress.",
                 input_type: "hydra.v1.GetStatusRequest",
                 output_type: "hydra.v1.DeploymentStatus",
+                input_schema: r##""##,
+                output_schema: r##""##,
                 content_type: "application/proto",
             },
         ],

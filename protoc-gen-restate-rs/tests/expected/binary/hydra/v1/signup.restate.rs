@@ -24,6 +24,8 @@ pub mod signup_workflow {
                 documentation: "Creates the user, sends the verification email, waits until the link is clicked.",
                 input_type: "hydra.v1.SignupRequest",
                 output_type: "hydra.v1.SignupResult",
+                input_schema: r##""##,
+                output_schema: r##""##,
                 content_type: "application/proto",
             },
             ::restate_rs::__codegen::HandlerSpec {
@@ -32,6 +34,8 @@ pub mod signup_workflow {
                 documentation: "The link in the email was clicked.",
                 input_type: "hydra.v1.ClickRequest",
                 output_type: "hydra.v1.ClickResponse",
+                input_schema: r##""##,
+                output_schema: r##""##,
                 content_type: "application/proto",
             },
             ::restate_rs::__codegen::HandlerSpec {
@@ -40,6 +44,8 @@ pub mod signup_workflow {
                 documentation: "Where the sign-up is.",
                 input_type: "hydra.v1.GetSignupStatusRequest",
                 output_type: "hydra.v1.SignupStatus",
+                input_schema: r##""##,
+                output_schema: r##""##,
                 content_type: "application/proto",
             },
         ],
