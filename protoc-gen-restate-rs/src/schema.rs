@@ -81,11 +81,9 @@ fn field_schema(
     root: &MessageDescriptor,
     defs: &mut BTreeMap<String, Value>,
 ) -> Value {
-    if field.is_map() {
-        if let Kind::Message(entry) = field.kind() {
-            let value = entry.map_entry_value_field();
-            return json!({"type": "object", "additionalProperties": kind_schema(&value.kind(), root, defs)});
-        }
+    if let (true, Kind::Message(entry)) = (field.is_map(), field.kind()) {
+        let value = entry.map_entry_value_field();
+        return json!({"type": "object", "additionalProperties": kind_schema(&value.kind(), root, defs)});
     }
     let single = kind_schema(&field.kind(), root, defs);
     if field.cardinality() == Cardinality::Repeated {
