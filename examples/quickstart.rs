@@ -1,65 +1,54 @@
-//! Serves the generated `hydra.v1` services on a loopback port with restate-sdk, then reads
-//! the endpoint's discovery manifest over HTTP/2 the way a Restate server does at
-//! registration, and prints what the server would learn: every service, its kind, and its
-//! handlers with their kinds and payload types.
+//! The tour: serves the generated `hydra.v1` services with restate-sdk, shows what a Restate
+//! server learns from them at registration, then starts a real restate-server (pinned, from
+//! npm, installed into `.tools/` when missing) on free loopback ports, registers the services
+//! and runs the sign-up workflow and a deployment through the generated ingress clients.
 //!
 //! ```sh
-//! cargo run --example quickstart            # serve, discover, print, stop
-//! cargo run --example quickstart -- --serve # keep serving on 127.0.0.1:9080
+//! cargo run --example quickstart                # everything, then stop
+//! cargo run --example quickstart -- --no-server # only serve and show discovery
 //! ```
 
 use restate_rs::prelude::*;
+use restate_rs::serve::Server;
+use restate_rs::testing::RestateServer;
 use restate_rs_examples::proto::hydra::v1::{
-    DeploymentServiceServer, GreeterServer, SignupWorkflowServer,
+    ClickRequest, DeployRequest, DeploymentServiceIngressClient, DeploymentServiceServer,
+    GetSignupStatusRequest, GetStatusRequest, GreetRequest, GreeterIngressClient, GreeterServer,
+    SignupRequest, SignupWorkflowIngressClient, SignupWorkflowServer,
 };
-use restate_rs_examples::services::{Deployments, Greetings, Signups};
-use std::net::SocketAddr;
+use restate_rs_examples::services::{Deployments, Greetings, Outbox, Signups};
+use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let serve_forever = std::env::args().any(|a| a == "--serve");
+    let with_server = !std::env::args().any(|a| a == "--no-server");
+    let outbox = Outbox::default();
     let endpoint = Endpoint::builder()
         .bind(DeploymentServiceServer::new(Deployments))
-        .bind(SignupWorkflowServer::new(Signups::default()))
+        .bind(SignupWorkflowServer::new(Signups {
+            outbox: outbox.clone(),
+        }))
         .bind(GreeterServer::new(Greetings))
         .build();
-
-    let addr: SocketAddr = if serve_forever {
-        "127.0.0.1:9080"
-    } else {
-        "127.0.0.1:0"
-    }
-    .parse()?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let addr = listener.local_addr()?;
-    println!("serving the hydra.v1 services on http://{addr}");
-    if serve_forever {
-        println!(
-            "register it with: curl -X POST http://127.0.0.1:9070/deployments -H 'content-type: application/json' -d '{{\"uri\": \"http://{addr}\"}}'"
-        );
-        HttpServer::new(endpoint).serve(listener).await;
-        return Ok(());
-    }
-
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(HttpServer::new(endpoint).serve_with_cancel(listener, stopped));
+    let running = Server::bind(endpoint, "127.0.0.1:0").await?.spawn();
+    println!(
+        "1. Serving the generated hydra.v1 services on {}",
+        running.url()
+    );
 
     let client = reqwest::Client::builder().http2_prior_knowledge().build()?;
     let manifest: serde_json::Value = client
-        .get(format!("http://{addr}/discover"))
+        .get(format!("{}/discover", running.url()))
         .header("accept", "application/vnd.restate.endpointmanifest.v3+json")
         .send()
         .await?
         .error_for_status()?
         .json()
         .await?;
-
-    println!("\nWhat a Restate server learns when it registers this endpoint:\n");
+    println!("\n2. What a Restate server learns when it registers this endpoint:\n");
     for service in manifest["services"].as_array().into_iter().flatten() {
         println!(
-            "{} ({})",
+            "   {} ({})",
             service["name"].as_str().unwrap_or("?"),
             service["ty"].as_str().unwrap_or("?")
         );
@@ -72,15 +61,103 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 .as_str()
                 .unwrap_or("?");
             println!(
-                "  {:<10} {:<9} {input} -> {output}",
+                "     {:<10} {:<9} {input} -> {output}",
                 handler["name"].as_str().unwrap_or("?"),
                 kind
             );
         }
     }
 
-    let _ = stop.send(());
-    server.await?;
-    println!("\nstopped.");
+    if with_server {
+        println!("\n3. Starting restate-server (installed from npm into .tools/ when missing)");
+        let server = RestateServer::builder()
+            .npm_prefix(concat!(env!("CARGO_MANIFEST_DIR"), "/.tools"))
+            .start()
+            .await?;
+        println!(
+            "   pid {}, admin {}, ingress {}",
+            server.pid(),
+            server.admin_url(),
+            server.ingress_url()
+        );
+        let deployment = server.register(&running.url()).await?;
+        println!(
+            "   registered {}: {}",
+            deployment.id,
+            deployment.services.join(", ")
+        );
+
+        println!("\n4. Calling through the ingress with the generated clients");
+        let greeting = GreeterIngressClient::new(server.ingress())
+            .greet(GreetRequest {
+                name: "Rust".into(),
+            })
+            .call()
+            .await?;
+        println!("   Greeter/Greet: {}", greeting.message);
+
+        let deployments = DeploymentServiceIngressClient::new(server.ingress());
+        let done = deployments
+            .deploy(
+                "project-1",
+                DeployRequest {
+                    image: "registry.local/api:1.0".into(),
+                    ..Default::default()
+                },
+            )
+            .call()
+            .await?;
+        println!(
+            "   DeploymentService/project-1/Deploy: {} in {} durable steps",
+            done.deployment_id,
+            done.steps.len()
+        );
+        let status = deployments
+            .get_status("project-1", GetStatusRequest {})
+            .call()
+            .await?;
+        println!(
+            "   DeploymentService/project-1/GetStatus: {:?}, {} deployment(s)",
+            status.phase(),
+            status.deployments
+        );
+
+        let signup = SignupWorkflowIngressClient::new(server.ingress());
+        let email = "ada@example.com";
+        signup
+            .submit(
+                email,
+                SignupRequest {
+                    name: "Ada".into(),
+                    email: email.into(),
+                },
+            )
+            .await?;
+        let secret = loop {
+            if let Some(secret) = outbox.secret_for(email) {
+                break secret;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let status = signup
+            .get_status(email, GetSignupStatusRequest {})
+            .call()
+            .await?;
+        println!(
+            "   SignupWorkflow/{email}: submitted, status \"{}\", waiting for the click",
+            status.status
+        );
+        signup.click(email, ClickRequest { secret }).call().await?;
+        let result = signup.attach(email).await?;
+        println!(
+            "   SignupWorkflow/{email}: clicked; result verified = {}, user {}",
+            result.verified, result.user_id
+        );
+        drop(server);
+        println!("\n5. Stopped restate-server.");
+    }
+
+    running.stop().await;
+    println!("Done.");
     Ok(())
 }
