@@ -19,6 +19,14 @@ use support::*;
 
 const WAIT: Duration = Duration::from_secs(30);
 
+/// Waits until the counter `key` holds `value`.
+async fn counter_reaches(counter: &CounterIngressClient, key: &str, value: i64, what: &str) {
+    eventually(what, WAIT, || async {
+        (counter.get(key, Empty {}).call().await.unwrap().value == value).then_some(())
+    })
+    .await;
+}
+
 fn add(delta: i64) -> AddRequest {
     AddRequest {
         delta,
@@ -221,10 +229,7 @@ async fn send_and_delayed_send_from_ingress() {
         0,
         "the delayed send ran early"
     );
-    eventually("the delayed send to run", WAIT, || async {
-        (counter.get("later", Empty {}).call().await.unwrap().value == 7).then_some(())
-    })
-    .await;
+    counter_reaches(&counter, "later", 7, "the delayed send to run").await;
     assert!(
         before.elapsed() >= Duration::from_millis(800),
         "ran after {:?}",
@@ -246,10 +251,7 @@ async fn send_and_delayed_send_from_a_handler() {
         .call()
         .await
         .unwrap();
-    eventually("the one-way send to run", WAIT, || async {
-        (counter.get("h-now", Empty {}).call().await.unwrap().value == 2).then_some(())
-    })
-    .await;
+    counter_reaches(&counter, "h-now", 2, "the one-way send to run").await;
 
     let before = std::time::Instant::now();
     proxy
@@ -266,10 +268,7 @@ async fn send_and_delayed_send_from_a_handler() {
         counter.get("h-later", Empty {}).call().await.unwrap().value,
         0
     );
-    eventually("the delayed send to run", WAIT, || async {
-        (counter.get("h-later", Empty {}).call().await.unwrap().value == 3).then_some(())
-    })
-    .await;
+    counter_reaches(&counter, "h-later", 3, "the delayed send to run").await;
     assert!(before.elapsed() >= Duration::from_millis(800));
 }
 

@@ -19,41 +19,16 @@ fn check(options: &Options, subdir: &str) {
         seen.push(file.name.clone());
     }
     // Every fixture with services has an output, and no stale expected file lingers.
-    let on_disk: Vec<String> = walk(&expected_dir);
+    let on_disk: Vec<String> = files_under(&expected_dir)
+        .into_iter()
+        .filter(|f| !subdir.is_empty() || !f.starts_with("binary/"))
+        .collect();
     assert_eq!(
         on_disk,
         seen,
         "expected files and generated files differ in {}",
         expected_dir.display()
     );
-}
-
-fn walk(dir: &std::path::Path) -> Vec<String> {
-    fn go(root: &std::path::Path, dir: &std::path::Path, out: &mut Vec<String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                if root == dir && path.file_name().is_some_and(|n| n == "binary") {
-                    continue;
-                }
-                go(root, &path, out);
-            } else {
-                out.push(
-                    path.strip_prefix(root)
-                        .unwrap()
-                        .to_string_lossy()
-                        .replace('\\', "/"),
-                );
-            }
-        }
-    }
-    let mut out = Vec::new();
-    go(dir, dir, &mut out);
-    out.sort();
-    out
 }
 
 #[test]

@@ -16,7 +16,7 @@ fn expected_dir() -> std::path::PathBuf {
 /// Every file the plugin wrote under `out`, compared with the expected files (which the
 /// library test keeps current).
 fn compare_tree(out: &Path, expected: &Path) {
-    let written = protos_like(out);
+    let written = files_under(out);
     assert!(
         !written.is_empty(),
         "nothing was generated in {}",
@@ -32,28 +32,6 @@ fn compare_tree(out: &Path, expected: &Path) {
             expected.join(name).display()
         );
     }
-}
-
-fn protos_like(dir: &Path) -> Vec<String> {
-    fn go(root: &Path, dir: &Path, out: &mut Vec<String>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                go(root, &path, out);
-            } else {
-                out.push(
-                    path.strip_prefix(root)
-                        .unwrap()
-                        .to_string_lossy()
-                        .replace('\\', "/"),
-                );
-            }
-        }
-    }
-    let mut out = Vec::new();
-    go(dir, dir, &mut out);
-    out.sort();
-    out
 }
 
 fn protoc() -> Command {
@@ -142,20 +120,7 @@ fn protoc_accepts_proto3_optional() {
 fn buf_generate_with_a_local_plugin() {
     let work = tempfile::tempdir().unwrap();
     copy_dir(&proto_dir(), &work.path().join("proto"));
-    std::fs::write(
-        work.path().join("buf.yaml"),
-        "version: v2\nmodules:\n  - path: proto\n",
-    )
-    .unwrap();
-    std::fs::write(
-        work.path().join("buf.gen.yaml"),
-        format!("version: v2\nplugins:\n  - local: {PLUGIN}\n    out: gen\n    strategy: all\n"),
-    )
-    .unwrap();
-    let (ok, stdout, stderr) = run(Command::new(tool("BUF", "buf"))
-        .arg("generate")
-        .current_dir(work.path())
-        .env("BUF_CACHE_DIR", work.path().join(".cache")));
+    let (ok, stdout, stderr) = buf_generate(work.path(), "strategy: all");
     assert!(ok, "buf generate failed:\n{stdout}\n{stderr}");
     compare_tree(&work.path().join("gen"), &expected_dir());
 }
@@ -169,20 +134,7 @@ fn buf_reports_broken_services() {
         work.path().join("proto/streaming.proto"),
     )
     .unwrap();
-    std::fs::write(
-        work.path().join("buf.yaml"),
-        "version: v2\nmodules:\n  - path: proto\n",
-    )
-    .unwrap();
-    std::fs::write(
-        work.path().join("buf.gen.yaml"),
-        format!("version: v2\nplugins:\n  - local: {PLUGIN}\n    out: gen\n    opt: require_service_type\n"),
-    )
-    .unwrap();
-    let (ok, stdout, stderr) = run(Command::new(tool("BUF", "buf"))
-        .arg("generate")
-        .current_dir(work.path())
-        .env("BUF_CACHE_DIR", work.path().join(".cache")));
+    let (ok, stdout, stderr) = buf_generate(work.path(), "opt: require_service_type");
     assert!(!ok, "buf accepted streaming methods:\n{stdout}");
     assert!(
         stderr.contains("streaming.proto: broken.v1.Streams.Upload: client streaming methods are not supported by Restate"),
@@ -231,6 +183,25 @@ fn garbage_on_stdin_is_reported_not_a_panic() {
         text.contains("cannot decode the CodeGeneratorRequest on standard input"),
         "{text}"
     );
+}
+
+/// `buf generate` in `work` (which holds `proto/`), with our plugin and one more plugin option
+/// line; returns (success, stdout, stderr).
+fn buf_generate(work: &Path, plugin_option: &str) -> (bool, String, String) {
+    std::fs::write(
+        work.join("buf.yaml"),
+        "version: v2\nmodules:\n  - path: proto\n",
+    )
+    .unwrap();
+    std::fs::write(
+        work.join("buf.gen.yaml"),
+        format!("version: v2\nplugins:\n  - local: {PLUGIN}\n    out: gen\n    {plugin_option}\n"),
+    )
+    .unwrap();
+    run(Command::new(tool("BUF", "buf"))
+        .arg("generate")
+        .current_dir(work)
+        .env("BUF_CACHE_DIR", work.join(".cache")))
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -19,14 +19,18 @@ pub fn proto_dir() -> PathBuf {
     workspace().join("proto")
 }
 
-/// `.proto` files under `dir`, relative to it, sorted.
-pub fn protos_under(dir: &Path) -> Vec<String> {
+/// Every file under `dir`, as paths relative to it with `/` separators, sorted; none when
+/// `dir` does not exist.
+pub fn files_under(dir: &Path) -> Vec<String> {
     fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 walk(root, &path, out);
-            } else if path.extension().is_some_and(|e| e == "proto") {
+            } else {
                 out.push(
                     path.strip_prefix(root)
                         .unwrap()
@@ -40,6 +44,14 @@ pub fn protos_under(dir: &Path) -> Vec<String> {
     walk(dir, dir, &mut out);
     out.sort();
     out
+}
+
+/// `.proto` files under `dir`, relative to it, sorted.
+pub fn protos_under(dir: &Path) -> Vec<String> {
+    files_under(dir)
+        .into_iter()
+        .filter(|f| f.ends_with(".proto"))
+        .collect()
 }
 
 /// The fixtures that have services (everything under `proto/` except the options file).
