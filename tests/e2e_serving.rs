@@ -233,3 +233,53 @@ async fn discovery_carries_json_schemas_and_docs() {
         "{openapi:#}"
     );
 }
+
+/// The binary build of the protos has default stubs: an empty implementation serves, each
+/// method answering a terminal 501; payloads travel as binary protobuf.
+#[derive(Clone)]
+struct Unimplemented;
+impl restate_rs_examples::proto_binary::hydra::v1::Greeter for Unimplemented {}
+
+#[tokio::test]
+async fn binary_payloads_and_default_stubs() {
+    use restate_rs_examples::proto_binary::hydra::v1 as binary;
+    let server = RestateServer::builder()
+        .npm_prefix(TOOLS)
+        .start()
+        .await
+        .unwrap();
+    let endpoint = Endpoint::builder()
+        .bind(binary::GreeterServer::new(Unimplemented))
+        .build();
+    let running = Server::bind(endpoint, "127.0.0.1:0").await.unwrap().spawn();
+    server.register(&running.url()).await.unwrap();
+
+    let greeter = binary::GreeterIngressClient::new(server.ingress());
+    let err = greeter
+        .greet(binary::GreetRequest { name: "x".into() })
+        .call()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(501), "{err}");
+    assert!(
+        err.to_string()
+            .contains("hydra.v1.Greeter/Greet is not implemented"),
+        "{err}"
+    );
+
+    // The wire format is protobuf: a JSON body does not decode.
+    let response = reqwest::Client::new()
+        .post(format!("{}/hydra.v1.Greeter/Greet", server.ingress_url()))
+        .header("content-type", "application/proto")
+        .body(r#"{"name": "json"}"#)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    assert_eq!(status, 400, "{text}");
+    assert!(
+        text.contains("invalid application/proto payload for GreetRequest"),
+        "{text}"
+    );
+}
