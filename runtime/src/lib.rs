@@ -47,10 +47,12 @@
 //! * [`serve`]: serving an endpoint (HTTP/2 and HTTP/1.1 on one port, graceful shutdown).
 //! * [`admin`]: registering deployments with a Restate server.
 //! * [`testing`]: a real restate-server on loopback ports, for tests.
+//! * [`engine`]: the embedded engine, durable execution in-process on one SQLite file.
 
 pub mod admin;
 pub mod client;
 pub mod codec;
+pub mod engine;
 pub mod ingress;
 pub mod serve;
 pub mod testing;

@@ -1,0 +1,2497 @@
+//! The embedded engine: durable execution in-process, on one SQLite file, no server.
+//!
+//! It is a server-side implementation of the Restate service protocol (V6), driving the same
+//! restate-sdk endpoint that a Restate server would call, in-process. What runs on it runs
+//! on restate-server unchanged.
+//!
+//! ```no_run
+//! # use restate_rs::prelude::*;
+//! # async fn demo(endpoint: Endpoint) -> Result<(), restate_rs::engine::EngineError> {
+//! use restate_rs::engine::{Engine, Target};
+//! let engine = Engine::builder(endpoint).open("restate-rs.db").await?;
+//! let output = engine
+//!     .call(Target::service("hydra.v1.Greeter", "Greet"), br#"{"name": "Ada"}"#.to_vec())
+//!     .await?;
+//! engine.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! What it keeps, in one transaction per group of steps: invocations and their status, each
+//! invocation's journal, per-key state, workflow promises, timers, idempotency keys, and who
+//! waits for whom. After a crash (even `kill -9`), [`EngineBuilder::open`] on the same file
+//! resumes every unfinished invocation by replaying its journal: a `ctx.run` whose result was
+//! journaled does not run again.
+//!
+//! Semantics follow restate-server: virtual objects run exclusive handlers one at a time per
+//! key in arrival order (a suspended handler keeps its key), shared handlers run alongside; a
+//! workflow id runs its run handler once; calls, one-way and delayed sends, sleeps, durable
+//! promises, awakeables and signals, cancellation, retries with exponential backoff for
+//! retryable errors, terminal errors, idempotency keys, attach and output.
+
+mod clock;
+pub(crate) mod protocol;
+mod store;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use protocol::{Frame, FrameDecoder, pb};
+use restate_sdk::endpoint::Endpoint;
+use rusqlite::{OptionalExtension, Transaction, params};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use store::{Store, StoreError};
+use tokio::sync::{Notify, mpsc, oneshot};
+
+/// Why an engine operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The database could not be opened, is foreign, or failed.
+    #[error(transparent)]
+    Store(#[from] StoreErrorPublic),
+    /// The endpoint did not describe its services.
+    #[error("cannot discover the endpoint's services: {0}")]
+    Discovery(String),
+    /// No such service or handler is bound.
+    #[error("no handler {target}: {reason}")]
+    NotFound {
+        /// What was asked for.
+        target: String,
+        /// Why it does not exist.
+        reason: String,
+    },
+    /// No invocation has this id.
+    #[error("no invocation {0}")]
+    UnknownInvocation(String),
+    /// The invocation ended with a terminal error.
+    #[error("terminal error {code}: {message}")]
+    Terminal {
+        /// The error code.
+        code: u16,
+        /// The message.
+        message: String,
+    },
+    /// An awakeable id that the engine did not issue.
+    #[error("invalid awakeable id `{id}`: {reason}")]
+    InvalidAwakeable {
+        /// The id given.
+        id: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The engine is shutting down.
+    #[error("the engine is shut down")]
+    ShutDown,
+}
+
+/// A storage failure, as users see it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct StoreErrorPublic(String);
+
+impl From<StoreError> for EngineError {
+    fn from(e: StoreError) -> Self {
+        EngineError::Store(StoreErrorPublic(e.to_string()))
+    }
+}
+
+/// What to invoke.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    service: String,
+    key: String,
+    handler: String,
+}
+
+impl Target {
+    /// A handler of a stateless service.
+    pub fn service(service: impl Into<String>, handler: impl Into<String>) -> Self {
+        Self {
+            service: service.into(),
+            key: String::new(),
+            handler: handler.into(),
+        }
+    }
+
+    /// A handler of a virtual object or workflow, for `key`.
+    pub fn keyed(
+        service: impl Into<String>,
+        key: impl Into<String>,
+        handler: impl Into<String>,
+    ) -> Self {
+        Self {
+            service: service.into(),
+            key: key.into(),
+            handler: handler.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}/{}", self.service, self.handler)
+        } else {
+            write!(f, "{}/{}/{}", self.service, self.key, self.handler)
+        }
+    }
+}
+
+/// Options of one invocation.
+#[derive(Debug, Clone, Default)]
+pub struct InvokeOptions {
+    /// Run it once per key (within the engine's lifetime of the record).
+    pub idempotency_key: Option<String>,
+    /// Start it after this delay.
+    pub delay: Option<Duration>,
+    /// Headers the handler sees.
+    pub headers: Vec<(String, String)>,
+}
+
+/// An accepted invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submitted {
+    /// Its id (`inv_...`).
+    pub invocation_id: String,
+    /// False when an earlier request with the same idempotency key (or the same workflow
+    /// id) was accepted, and this is its invocation.
+    pub is_new: bool,
+}
+
+/// How an invocation ended.
+pub type Outcome = Result<Bytes, (u16, String)>;
+
+/// Retry policy for retryable errors.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// First delay.
+    pub initial: Duration,
+    /// Growth per attempt.
+    pub factor: f64,
+    /// Largest delay.
+    pub max: Duration,
+    /// Attempts before the invocation fails terminally (`None`: forever).
+    pub max_attempts: Option<u32>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            initial: Duration::from_millis(50),
+            factor: 2.0,
+            max: Duration::from_secs(10),
+            max_attempts: None,
+        }
+    }
+}
+
+impl RetryPolicy {
+    fn delay(&self, attempt: u32) -> Duration {
+        let exp = self.factor.powi(attempt.saturating_sub(1).min(60) as i32);
+        let ms = (self.initial.as_millis() as f64 * exp).min(self.max.as_millis() as f64);
+        Duration::from_millis(ms as u64)
+    }
+}
+
+/// Configures and opens an [`Engine`].
+pub struct EngineBuilder {
+    endpoint: Endpoint,
+    clock: Arc<dyn Clock>,
+    retry: RetryPolicy,
+    inactivity_timeout: Duration,
+    durable: bool,
+}
+
+impl EngineBuilder {
+    /// The clock timers and delays follow (default: the system clock). Tests use a
+    /// [`ManualClock`] to skip time.
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The retry policy for retryable errors.
+    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// How long an invocation may wait with nothing happening before it is suspended (its
+    /// resources released; it resumes by replay when what it waits for arrives). Default 60 s.
+    pub fn inactivity_timeout(mut self, timeout: Duration) -> Self {
+        self.inactivity_timeout = timeout;
+        self
+    }
+
+    /// Opens (creating if needed) the engine database at `path` and starts the engine,
+    /// resuming whatever was unfinished.
+    pub async fn open(self, path: impl AsRef<Path>) -> Result<Engine, EngineError> {
+        let store = Store::open(Some(path.as_ref()), self.durable)?;
+        Engine::start(self, store).await
+    }
+
+    /// An engine whose state lives in memory only, for tests.
+    pub async fn in_memory(mut self) -> Result<Engine, EngineError> {
+        self.durable = false;
+        let store = Store::open(None, false)?;
+        Engine::start(self, store).await
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ServiceKind {
+    Service,
+    Object,
+    Workflow,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HandlerKind {
+    Stateless,
+    Exclusive,
+    Shared,
+    WorkflowRun,
+}
+
+impl HandlerKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            HandlerKind::Stateless => "stateless",
+            HandlerKind::Exclusive => "exclusive",
+            HandlerKind::Shared => "shared",
+            HandlerKind::WorkflowRun => "workflow_run",
+        }
+    }
+
+    fn holds_key(self) -> bool {
+        matches!(self, HandlerKind::Exclusive | HandlerKind::WorkflowRun)
+    }
+}
+
+#[derive(Debug)]
+struct ServiceMeta {
+    kind: ServiceKind,
+    handlers: HashMap<String, HandlerKind>,
+}
+
+/// The engine. Cheap to clone; every clone drives the same engine.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("store", &self.inner.store)
+            .finish()
+    }
+}
+
+struct Inner {
+    store: Store,
+    endpoint: Endpoint,
+    services: HashMap<String, ServiceMeta>,
+    clock: Arc<dyn Clock>,
+    retry: RetryPolicy,
+    inactivity_timeout: Duration,
+    sched: Mutex<Sched>,
+    timer_wake: Arc<Notify>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+#[derive(Default)]
+struct Sched {
+    /// Invocations with an attempt in flight: the sender of its request body.
+    running: HashMap<String, mpsc::UnboundedSender<Bytes>>,
+    /// Per-invocation locks that keep journal appends and their delivery in one order.
+    journal_locks: HashMap<String, Arc<tokio::sync::Mutex<()>>>,
+    /// In-process waiters for completion.
+    watchers: HashMap<String, Vec<oneshot::Sender<Outcome>>>,
+    /// Keys held by an exclusive invocation: (service, key) -> invocation id.
+    held: HashMap<(String, String), String>,
+    /// Invocations whose attempt is being started (avoid starting twice).
+    starting: HashSet<String>,
+}
+
+fn now_ms(clock: &dyn Clock) -> i64 {
+    clock.now_millis() as i64
+}
+
+/// A row of the invocations table, as the engine needs it.
+#[derive(Debug, Clone)]
+struct Invocation {
+    id: String,
+    raw_id: Vec<u8>,
+    service: String,
+    handler: String,
+    key: String,
+    kind: HandlerKind,
+    status: String,
+    random_seed: u64,
+    attempts: u32,
+}
+
+fn kind_from_str(s: &str) -> HandlerKind {
+    match s {
+        "exclusive" => HandlerKind::Exclusive,
+        "shared" => HandlerKind::Shared,
+        "workflow_run" => HandlerKind::WorkflowRun,
+        _ => HandlerKind::Stateless,
+    }
+}
+
+fn read_invocation(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<Invocation>> {
+    tx.query_row(
+        "SELECT id, raw_id, service, handler, key, kind, status, random_seed, attempts FROM invocations WHERE id = ?1",
+        [id],
+        |r| {
+            Ok(Invocation {
+                id: r.get(0)?,
+                raw_id: r.get(1)?,
+                service: r.get(2)?,
+                handler: r.get(3)?,
+                key: r.get(4)?,
+                kind: kind_from_str(&r.get::<_, String>(5)?),
+                status: r.get(6)?,
+                random_seed: r.get::<_, i64>(7)? as u64,
+                attempts: r.get::<_, i64>(8)? as u32,
+            })
+        },
+    )
+    .optional()
+}
+
+fn append_entry(tx: &Transaction<'_>, id: &str, ty: u16, payload: &[u8]) -> rusqlite::Result<u32> {
+    let idx: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(idx) + 1, 0) FROM journal WHERE invocation_id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    tx.execute(
+        "INSERT INTO journal (invocation_id, idx, ty, payload) VALUES (?1, ?2, ?3, ?4)",
+        params![id, idx, ty as i64, payload],
+    )?;
+    Ok(idx as u32)
+}
+
+fn read_outcome(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<Option<Outcome>>> {
+    tx.query_row(
+        "SELECT status, result_value, failure_code, failure_message FROM invocations WHERE id = ?1",
+        [id],
+        |r| {
+            let status: String = r.get(0)?;
+            if status != "completed" {
+                return Ok(None);
+            }
+            let value: Option<Vec<u8>> = r.get(1)?;
+            let code: Option<i64> = r.get(2)?;
+            let message: Option<String> = r.get(3)?;
+            Ok(Some(match code {
+                Some(code) => Err((code as u16, message.unwrap_or_default())),
+                None => Ok(Bytes::from(value.unwrap_or_default())),
+            }))
+        },
+    )
+    .optional()
+}
+
+/// A notification to append to an invocation's journal and deliver.
+struct Delivery {
+    invocation_id: String,
+    frame: Frame,
+}
+
+fn value_result(outcome: &Outcome) -> (Option<pb::Value>, Option<pb::Failure>) {
+    match outcome {
+        Ok(bytes) => (
+            Some(pb::Value {
+                content: bytes.to_vec(),
+            }),
+            None,
+        ),
+        Err((code, message)) => (
+            None,
+            Some(pb::Failure {
+                code: *code as u32,
+                message: message.clone(),
+                metadata: vec![],
+            }),
+        ),
+    }
+}
+
+impl Engine {
+    /// Starts configuring an engine that serves the services bound into `endpoint`.
+    pub fn builder(endpoint: Endpoint) -> EngineBuilder {
+        EngineBuilder {
+            endpoint,
+            clock: Arc::new(SystemClock),
+            retry: RetryPolicy::default(),
+            inactivity_timeout: Duration::from_secs(60),
+            durable: true,
+        }
+    }
+
+    async fn start(builder: EngineBuilder, store: Store) -> Result<Engine, EngineError> {
+        let services = discover(&builder.endpoint).await?;
+        let (shutdown, _) = tokio::sync::watch::channel(false);
+        let inner = Arc::new(Inner {
+            store,
+            endpoint: builder.endpoint,
+            services,
+            clock: builder.clock,
+            retry: builder.retry,
+            inactivity_timeout: builder.inactivity_timeout,
+            sched: Mutex::new(Sched::default()),
+            timer_wake: Arc::new(Notify::new()),
+            shutdown,
+        });
+        inner.clock.set_waker(Arc::clone(&inner.timer_wake));
+        let engine = Engine { inner };
+        engine.recover().await?;
+        let timers = engine.clone();
+        tokio::spawn(async move { timers.timer_loop().await });
+        Ok(engine)
+    }
+
+    /// Resumes what a previous run left unfinished.
+    async fn recover(&self) -> Result<(), EngineError> {
+        let rows: Vec<(String, String, String, String, String, i64)> = self
+            .inner
+            .store
+            .run(|tx| {
+                let mut stmt = tx.prepare(
+                    "SELECT id, service, key, kind, status, resume FROM invocations WHERE status IN ('running', 'suspended', 'inboxed') ORDER BY seq",
+                )?;
+                let rows = stmt
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(rows)
+            })
+            .await?;
+        let mut to_start = Vec::new();
+        {
+            let mut sched = self.inner.sched.lock().unwrap();
+            for (id, service, key, kind, status, resume) in &rows {
+                if kind_from_str(kind).holds_key() && status != "inboxed" {
+                    sched
+                        .held
+                        .insert((service.clone(), key.clone()), id.clone());
+                }
+                if status == "running" || (status == "suspended" && *resume != 0) {
+                    to_start.push(id.clone());
+                }
+            }
+            for (id, service, key, kind, status, _) in &rows {
+                if status == "inboxed" && kind_from_str(kind).holds_key() {
+                    let slot = (service.clone(), key.clone());
+                    if let std::collections::hash_map::Entry::Vacant(free) = sched.held.entry(slot)
+                    {
+                        free.insert(id.clone());
+                        to_start.push(id.clone());
+                    }
+                }
+            }
+        }
+        for id in to_start {
+            self.inner
+                .store
+                .run({
+                    let id = id.clone();
+                    move |tx| {
+                        tx.execute(
+                            "UPDATE invocations SET status = 'running', resume = 0 WHERE id = ?1",
+                            [&id],
+                        )?;
+                        Ok(())
+                    }
+                })
+                .await?;
+            self.spawn_attempt(id);
+        }
+        Ok(())
+    }
+
+    fn handler_kind(&self, target: &Target) -> Result<HandlerKind, EngineError> {
+        let not_found = |reason: String| EngineError::NotFound {
+            target: target.to_string(),
+            reason,
+        };
+        let meta = self.inner.services.get(&target.service).ok_or_else(|| {
+            not_found(format!(
+                "the service `{}` is not bound to this engine",
+                target.service
+            ))
+        })?;
+        let kind = *meta.handlers.get(&target.handler).ok_or_else(|| {
+            not_found(format!(
+                "the service `{}` has no handler `{}`",
+                target.service, target.handler
+            ))
+        })?;
+        match (meta.kind, target.key.is_empty()) {
+            (ServiceKind::Service, false) => {
+                Err(not_found("a stateless service takes no key".to_owned()))
+            }
+            (ServiceKind::Object | ServiceKind::Workflow, true) => Err(not_found(
+                "virtual objects and workflows need a key".to_owned(),
+            )),
+            _ => Ok(kind),
+        }
+    }
+
+    /// Accepts an invocation; it runs in the background.
+    pub async fn invoke(
+        &self,
+        target: Target,
+        input: impl Into<Bytes>,
+        options: InvokeOptions,
+    ) -> Result<Submitted, EngineError> {
+        let kind = self.handler_kind(&target)?;
+        let input = input.into();
+        let now = now_ms(&*self.inner.clock);
+        let run_at = now + options.delay.map_or(0, |d| d.as_millis() as i64);
+        let raw: [u8; 16] = *uuid::Uuid::new_v4().as_bytes();
+        let id = format!("inv_{}", hex(&raw));
+        let seed: u64 = u64::from_le_bytes(
+            uuid::Uuid::new_v4().as_bytes()[..8]
+                .try_into()
+                .unwrap_or_default(),
+        );
+        let input_frame = Frame::new(
+            protocol::INPUT_COMMAND,
+            &pb::InputCommandMessage {
+                headers: options
+                    .headers
+                    .iter()
+                    .map(|(k, v)| pb::Header {
+                        key: k.clone(),
+                        value: v.clone(),
+                    })
+                    .collect(),
+                value: Some(pb::Value {
+                    content: input.to_vec(),
+                }),
+                name: String::new(),
+            },
+        );
+        let delayed = options.delay.is_some_and(|d| !d.is_zero());
+        let t = target.clone();
+        let idem = options.idempotency_key.clone();
+        let (submitted, start_now) = self
+            .inner
+            .store
+            .run(move |tx| {
+                if let Some(idem) = &idem {
+                    let existing: Option<String> = tx
+                        .query_row(
+                            "SELECT invocation_id FROM idempotency WHERE service = ?1 AND key = ?2 AND handler = ?3 AND idempotency_key = ?4",
+                            params![t.service, t.key, t.handler, idem],
+                            |r| r.get(0),
+                        )
+                        .optional()?;
+                    if let Some(existing) = existing {
+                        return Ok((Submitted { invocation_id: existing, is_new: false }, false));
+                    }
+                }
+                if kind == HandlerKind::WorkflowRun {
+                    let existing: Option<String> = tx
+                        .query_row(
+                            "SELECT id FROM invocations WHERE service = ?1 AND key = ?2 AND kind = 'workflow_run'",
+                            params![t.service, t.key],
+                            |r| r.get(0),
+                        )
+                        .optional()?;
+                    if let Some(existing) = existing {
+                        return Ok((Submitted { invocation_id: existing, is_new: false }, false));
+                    }
+                }
+                let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq) + 1, 1) FROM invocations", [], |r| r.get(0))?;
+                let status = if delayed { "scheduled" } else { "pending" };
+                tx.execute(
+                    "INSERT INTO invocations (id, seq, raw_id, service, handler, key, kind, status, run_at, idempotency_key, random_seed, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                    params![id, seq, raw.to_vec(), t.service, t.handler, t.key, kind.as_str(), status, run_at, idem, seed as i64, now],
+                )?;
+                append_entry(tx, &id, input_frame.ty, &input_frame.payload)?;
+                if let Some(idem) = &idem {
+                    tx.execute(
+                        "INSERT INTO idempotency (service, key, handler, idempotency_key, invocation_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![t.service, t.key, t.handler, idem, id],
+                    )?;
+                }
+                Ok((Submitted { invocation_id: id, is_new: true }, !delayed))
+            })
+            .await?;
+        if delayed {
+            self.inner.timer_wake.notify_one();
+        } else if start_now {
+            self.admit(&submitted.invocation_id, &target.service, &target.key, kind)
+                .await?;
+        }
+        Ok(submitted)
+    }
+
+    /// Starts a pending invocation, or queues it behind the holder of its key.
+    async fn admit(
+        &self,
+        id: &str,
+        service: &str,
+        key: &str,
+        kind: HandlerKind,
+    ) -> Result<(), EngineError> {
+        let start = if kind.holds_key() {
+            let mut sched = self.inner.sched.lock().unwrap();
+            let slot = (service.to_owned(), key.to_owned());
+            match sched.held.entry(slot) {
+                std::collections::hash_map::Entry::Occupied(_) => false,
+                std::collections::hash_map::Entry::Vacant(free) => {
+                    free.insert(id.to_owned());
+                    true
+                }
+            }
+        } else {
+            true
+        };
+        let status = if start { "running" } else { "inboxed" };
+        let owned = id.to_owned();
+        self.inner
+            .store
+            .run(move |tx| {
+                tx.execute(
+                    "UPDATE invocations SET status = ?2 WHERE id = ?1",
+                    params![owned, status],
+                )?;
+                Ok(())
+            })
+            .await?;
+        if start {
+            self.spawn_attempt(id.to_owned());
+        }
+        Ok(())
+    }
+
+    /// Accepts an invocation and waits for its outcome.
+    pub async fn call(
+        &self,
+        target: Target,
+        input: impl Into<Bytes>,
+    ) -> Result<Bytes, EngineError> {
+        let submitted = self.invoke(target, input, InvokeOptions::default()).await?;
+        self.attach(&submitted.invocation_id).await
+    }
+
+    /// Waits for the invocation to end and returns its output.
+    pub async fn attach(&self, invocation_id: &str) -> Result<Bytes, EngineError> {
+        let (sender, receiver) = oneshot::channel();
+        self.inner
+            .sched
+            .lock()
+            .unwrap()
+            .watchers
+            .entry(invocation_id.to_owned())
+            .or_default()
+            .push(sender);
+        match self.output(invocation_id).await? {
+            Some(outcome) => outcome_to_result(outcome),
+            None => match receiver.await {
+                Ok(outcome) => outcome_to_result(outcome),
+                Err(_) => Err(EngineError::ShutDown),
+            },
+        }
+    }
+
+    /// The output if the invocation has ended, `None` if it has not.
+    pub async fn output(&self, invocation_id: &str) -> Result<Option<Outcome>, EngineError> {
+        let id = invocation_id.to_owned();
+        let found = self
+            .inner
+            .store
+            .run(move |tx| read_outcome(tx, &id))
+            .await?;
+        found.ok_or_else(|| EngineError::UnknownInvocation(invocation_id.to_owned()))
+    }
+
+    /// The invocation of a workflow's run, or of an idempotent request.
+    pub async fn find(
+        &self,
+        target: &Target,
+        idempotency_key: Option<&str>,
+    ) -> Result<Option<String>, EngineError> {
+        let t = target.clone();
+        let idem = idempotency_key.map(str::to_owned);
+        Ok(self
+            .inner
+            .store
+            .run(move |tx| match idem {
+                Some(idem) => tx
+                    .query_row(
+                        "SELECT invocation_id FROM idempotency WHERE service = ?1 AND key = ?2 AND handler = ?3 AND idempotency_key = ?4",
+                        params![t.service, t.key, t.handler, idem],
+                        |r| r.get(0),
+                    )
+                    .optional(),
+                None => tx
+                    .query_row(
+                        "SELECT id FROM invocations WHERE service = ?1 AND key = ?2 AND kind = 'workflow_run'",
+                        params![t.service, t.key],
+                        |r| r.get(0),
+                    )
+                    .optional(),
+            })
+            .await?)
+    }
+
+    /// Resolves an awakeable (the id a handler got from `ctx.awakeable()`) with a payload.
+    pub async fn resolve_awakeable(
+        &self,
+        awakeable_id: &str,
+        payload: impl Into<Bytes>,
+    ) -> Result<(), EngineError> {
+        self.complete_awakeable(awakeable_id, Ok(payload.into()))
+            .await
+    }
+
+    /// Rejects an awakeable with a terminal failure.
+    pub async fn reject_awakeable(
+        &self,
+        awakeable_id: &str,
+        code: u16,
+        message: &str,
+    ) -> Result<(), EngineError> {
+        self.complete_awakeable(awakeable_id, Err((code, message.to_owned())))
+            .await
+    }
+
+    async fn complete_awakeable(
+        &self,
+        awakeable_id: &str,
+        outcome: Outcome,
+    ) -> Result<(), EngineError> {
+        let delivery = self.awakeable_delivery(awakeable_id, &outcome).await?;
+        self.deliver(vec![delivery]).await
+    }
+
+    async fn awakeable_delivery(
+        &self,
+        awakeable_id: &str,
+        outcome: &Outcome,
+    ) -> Result<Delivery, EngineError> {
+        let invalid = |reason: String| EngineError::InvalidAwakeable {
+            id: awakeable_id.to_owned(),
+            reason,
+        };
+        let (raw, index) =
+            protocol::parse_awakeable_id(awakeable_id).map_err(|e| invalid(e.to_string()))?;
+        let target: Option<String> = self
+            .inner
+            .store
+            .run(move |tx| {
+                tx.query_row("SELECT id FROM invocations WHERE raw_id = ?1", [raw], |r| {
+                    r.get(0)
+                })
+                .optional()
+            })
+            .await?;
+        let target =
+            target.ok_or_else(|| invalid("no invocation of this engine issued it".to_owned()))?;
+        let (value, failure) = value_result(outcome);
+        Ok(Delivery {
+            invocation_id: target,
+            frame: Frame::new(
+                protocol::SIGNAL_NOTIFICATION,
+                &pb::SignalNotificationMessage {
+                    signal_id: Some(pb::signal_notification_message::SignalId::Idx(index)),
+                    result: Some(match (value, failure) {
+                        (Some(v), _) => pb::signal_notification_message::Result::Value(v),
+                        (_, Some(f)) => pb::signal_notification_message::Result::Failure(f),
+                        _ => pb::signal_notification_message::Result::Void(pb::Void {}),
+                    }),
+                },
+            ),
+        })
+    }
+
+    /// Cancels an invocation: it sees a cancellation at its next await, and its handler
+    /// decides what to do (by default it ends with a terminal error 409).
+    pub async fn cancel(&self, invocation_id: &str) -> Result<(), EngineError> {
+        let id = invocation_id.to_owned();
+        let status: Option<String> = self
+            .inner
+            .store
+            .run(move |tx| {
+                tx.query_row("SELECT status FROM invocations WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .optional()
+            })
+            .await?;
+        match status.as_deref() {
+            None => Err(EngineError::UnknownInvocation(invocation_id.to_owned())),
+            Some("completed") => Ok(()),
+            Some(_) => {
+                let frame = Frame::new(
+                    protocol::SIGNAL_NOTIFICATION,
+                    &pb::SignalNotificationMessage {
+                        signal_id: Some(pb::signal_notification_message::SignalId::Idx(
+                            protocol::CANCEL_SIGNAL_INDEX,
+                        )),
+                        result: Some(pb::signal_notification_message::Result::Void(pb::Void {})),
+                    },
+                );
+                self.deliver(vec![Delivery {
+                    invocation_id: invocation_id.to_owned(),
+                    frame,
+                }])
+                .await
+            }
+        }
+    }
+
+    /// Reads state of a virtual object or workflow (for tests and tools).
+    pub async fn state(
+        &self,
+        service: &str,
+        key: &str,
+    ) -> Result<Vec<(String, Bytes)>, EngineError> {
+        let (s, k) = (service.to_owned(), key.to_owned());
+        Ok(self
+            .inner
+            .store
+            .run(move |tx| {
+                let mut stmt = tx.prepare(
+                    "SELECT name, value FROM state WHERE service = ?1 AND key = ?2 ORDER BY name",
+                )?;
+                let rows = stmt
+                    .query_map(params![s, k], |r| {
+                        Ok((
+                            String::from_utf8_lossy(&r.get::<_, Vec<u8>>(0)?).into_owned(),
+                            Bytes::from(r.get::<_, Vec<u8>>(1)?),
+                        ))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(rows)
+            })
+            .await?)
+    }
+
+    /// Stops the engine: attempts in flight are dropped (they resume by replay when the file
+    /// is opened again), timers stop.
+    pub async fn shutdown(&self) {
+        let _ = self.inner.shutdown.send(true);
+        let running: Vec<_> = self.inner.sched.lock().unwrap().running.drain().collect();
+        drop(running);
+        self.inner.timer_wake.notify_waiters();
+    }
+
+    fn is_shut_down(&self) -> bool {
+        *self.inner.shutdown.borrow()
+    }
+
+    fn journal_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        Arc::clone(
+            self.inner
+                .sched
+                .lock()
+                .unwrap()
+                .journal_locks
+                .entry(id.to_owned())
+                .or_default(),
+        )
+    }
+
+    /// Appends notifications to their invocations' journals and delivers them: to the
+    /// attempt in flight, or by resuming a suspended invocation.
+    async fn deliver(&self, deliveries: Vec<Delivery>) -> Result<(), EngineError> {
+        for delivery in deliveries {
+            let lock = self.journal_lock(&delivery.invocation_id);
+            let _guard = lock.lock().await;
+            let id = delivery.invocation_id.clone();
+            let (ty, payload) = (delivery.frame.ty, delivery.frame.payload.clone());
+            let status: Option<String> = self
+                .inner
+                .store
+                .run(move |tx| {
+                    let status: Option<String> =
+                        tx.query_row("SELECT status FROM invocations WHERE id = ?1", [&id], |r| r.get(0)).optional()?;
+                    match status.as_deref() {
+                        None | Some("completed") => {}
+                        Some("suspended") => {
+                            append_entry(tx, &id, ty, &payload)?;
+                            tx.execute("UPDATE invocations SET status = 'running', resume = 0 WHERE id = ?1", [&id])?;
+                        }
+                        Some(_) => {
+                            append_entry(tx, &id, ty, &payload)?;
+                        }
+                    }
+                    Ok(status)
+                })
+                .await?;
+            match status.as_deref() {
+                Some("suspended") => self.spawn_attempt(delivery.invocation_id.clone()),
+                Some("completed") | None => {}
+                Some(_) => {
+                    let sender = self
+                        .inner
+                        .sched
+                        .lock()
+                        .unwrap()
+                        .running
+                        .get(&delivery.invocation_id)
+                        .cloned();
+                    if let Some(sender) = sender {
+                        let _ = sender.send(delivery.frame.to_bytes());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn spawn_attempt(&self, id: String) {
+        if self.is_shut_down() {
+            return;
+        }
+        if !self.inner.sched.lock().unwrap().starting.insert(id.clone()) {
+            return;
+        }
+        let engine = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = engine.attempt(&id).await {
+                tracing::error!("invocation {id}: {e}");
+            }
+        });
+    }
+
+    /// One attempt: replay the journal into the endpoint and process what it sends.
+    async fn attempt(&self, id: &str) -> Result<(), EngineError> {
+        let lock = self.journal_lock(id);
+        let (sender, receiver) = mpsc::unbounded_channel::<Bytes>();
+        let invocation = {
+            let _guard = lock.lock().await;
+            let owned = id.to_owned();
+            let loaded = self
+                .inner
+                .store
+                .run(move |tx| {
+                    let Some(invocation) = read_invocation(tx, &owned)? else {
+                        return Ok(None);
+                    };
+                    let mut stmt = tx.prepare(
+                        "SELECT ty, payload FROM journal WHERE invocation_id = ?1 ORDER BY idx",
+                    )?;
+                    let journal = stmt
+                        .query_map([&owned], |r| {
+                            Ok((r.get::<_, i64>(0)? as u16, r.get::<_, Vec<u8>>(1)?))
+                        })?
+                        .collect::<rusqlite::Result<Vec<_>>>()?;
+                    let state = if invocation.key.is_empty() {
+                        Vec::new()
+                    } else {
+                        let mut stmt = tx.prepare(
+                            "SELECT name, value FROM state WHERE service = ?1 AND key = ?2",
+                        )?;
+                        stmt.query_map(params![invocation.service, invocation.key], |r| {
+                            Ok(pb::start_message::StateEntry {
+                                key: r.get(0)?,
+                                value: r.get(1)?,
+                            })
+                        })?
+                        .collect::<rusqlite::Result<Vec<_>>>()?
+                    };
+                    Ok(Some((invocation, journal, state)))
+                })
+                .await;
+            self.inner.sched.lock().unwrap().starting.remove(id);
+            let Some((invocation, journal, state)) = loaded? else {
+                return Err(EngineError::UnknownInvocation(id.to_owned()));
+            };
+            if invocation.status == "completed" {
+                return Ok(());
+            }
+            let start = pb::StartMessage {
+                id: invocation.raw_id.clone(),
+                debug_id: invocation.id.clone(),
+                known_entries: journal.len() as u32,
+                state_map: state,
+                partial_state: false,
+                key: invocation.key.clone(),
+                retry_count_since_last_stored_entry: invocation.attempts,
+                duration_since_last_stored_entry: 0,
+                random_seed: invocation.random_seed,
+            };
+            let _ = sender.send(Frame::new(protocol::START, &start).to_bytes());
+            for (ty, payload) in journal {
+                let _ = sender.send(raw_frame(ty, Bytes::from(payload)).to_bytes());
+            }
+            self.inner
+                .sched
+                .lock()
+                .unwrap()
+                .running
+                .insert(id.to_owned(), sender);
+            invocation
+        };
+
+        let body = http_body_util::StreamBody::new(futures::stream::unfold(
+            receiver,
+            |mut rx| async move {
+                rx.recv().await.map(|b| {
+                    (
+                        Ok::<_, std::convert::Infallible>(http_body::Frame::data(b)),
+                        rx,
+                    )
+                })
+            },
+        ));
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(format!(
+                "/invoke/{}/{}",
+                invocation.service, invocation.handler
+            ))
+            .header("content-type", protocol::CONTENT_TYPE_V6)
+            .header("accept", protocol::CONTENT_TYPE_V6)
+            .body(body)
+            .expect("a valid request");
+        let response = self.inner.endpoint.handle(request);
+        let status = response.status();
+        let mut body = response.into_body();
+        if !status.is_success() {
+            let text = body
+                .collect()
+                .await
+                .map(|c| c.to_bytes())
+                .unwrap_or_default();
+            return self
+                .attempt_failed(
+                    &invocation,
+                    format!(
+                        "the endpoint answered {status}: {}",
+                        String::from_utf8_lossy(&text)
+                    ),
+                    None,
+                )
+                .await;
+        }
+
+        let mut decoder = FrameDecoder::new();
+        let mut ended = false;
+        let mut shutdown = self.inner.shutdown.subscribe();
+        loop {
+            let next = tokio::select! {
+                next = tokio::time::timeout(self.inner.inactivity_timeout, body.frame()) => next,
+                _ = shutdown.changed() => return Ok(()),
+            };
+            let chunk = match next {
+                Err(_) => {
+                    // Nothing happened for a while: close the request so the SDK suspends.
+                    self.inner.sched.lock().unwrap().running.remove(id);
+                    continue;
+                }
+                Ok(None) => break,
+                Ok(Some(Err(e))) => {
+                    self.inner.sched.lock().unwrap().running.remove(id);
+                    return self
+                        .attempt_failed(
+                            &invocation,
+                            format!("the response stream failed: {e}"),
+                            None,
+                        )
+                        .await;
+                }
+                Ok(Some(Ok(frame))) => match frame.into_data() {
+                    Ok(data) => data,
+                    Err(_) => continue,
+                },
+            };
+            decoder.push(&chunk);
+            loop {
+                let frame = match decoder.next_frame() {
+                    Ok(Some(frame)) => frame,
+                    Ok(None) => break,
+                    Err(e) => {
+                        self.inner.sched.lock().unwrap().running.remove(id);
+                        return self
+                            .attempt_failed(&invocation, format!("protocol error: {e}"), None)
+                            .await;
+                    }
+                };
+                match self.on_frame(&invocation, &lock, frame).await? {
+                    FrameOutcome::Continue => {}
+                    FrameOutcome::Ended => ended = true,
+                    FrameOutcome::Suspended(awaited) => {
+                        self.inner.sched.lock().unwrap().running.remove(id);
+                        return self.suspend(&invocation, awaited).await;
+                    }
+                    FrameOutcome::Failed(message, delay) => {
+                        self.inner.sched.lock().unwrap().running.remove(id);
+                        return self.attempt_failed(&invocation, message, delay).await;
+                    }
+                }
+            }
+            if ended {
+                break;
+            }
+        }
+        self.inner.sched.lock().unwrap().running.remove(id);
+        if ended {
+            self.finish(&invocation).await
+        } else {
+            self.attempt_failed(
+                &invocation,
+                "the endpoint closed the stream without ending the invocation".to_owned(),
+                None,
+            )
+            .await
+        }
+    }
+
+    async fn on_frame(
+        &self,
+        invocation: &Invocation,
+        lock: &tokio::sync::Mutex<()>,
+        frame: Frame,
+    ) -> Result<FrameOutcome, EngineError> {
+        match frame.ty {
+            protocol::END => return Ok(FrameOutcome::Ended),
+            protocol::SUSPENSION => {
+                let message: pb::SuspensionMessage = frame.decode_as().unwrap_or_default();
+                return Ok(FrameOutcome::Suspended(message));
+            }
+            protocol::ERROR => {
+                let message: pb::ErrorMessage = frame.decode_as().unwrap_or_default();
+                let text = if message
+                    .related_command_name
+                    .as_deref()
+                    .unwrap_or("")
+                    .is_empty()
+                {
+                    format!("[{}] {}", message.code, message.message)
+                } else {
+                    format!(
+                        "[{}] {} (at `{}`)",
+                        message.code,
+                        message.message,
+                        message.related_command_name.unwrap_or_default()
+                    )
+                };
+                return Ok(FrameOutcome::Failed(
+                    text,
+                    message.next_retry_delay.map(Duration::from_millis),
+                ));
+            }
+            protocol::PROPOSE_RUN_COMPLETION => {
+                let message: pb::ProposeRunCompletionMessage = frame
+                    .decode_as()
+                    .map_err(|e| EngineError::Discovery(e.to_string()))?;
+                let result = match message.result {
+                    Some(pb::propose_run_completion_message::Result::Value(v)) => {
+                        pb::run_completion_notification_message::Result::Value(pb::Value {
+                            content: v,
+                        })
+                    }
+                    Some(pb::propose_run_completion_message::Result::Failure(f)) => {
+                        pb::run_completion_notification_message::Result::Failure(f)
+                    }
+                    None => pb::run_completion_notification_message::Result::Value(pb::Value {
+                        content: vec![],
+                    }),
+                };
+                let notification = Frame::new(
+                    protocol::RUN_COMPLETION_NOTIFICATION,
+                    &pb::RunCompletionNotificationMessage {
+                        completion_id: message.result_completion_id,
+                        result: Some(result),
+                    },
+                );
+                self.deliver(vec![Delivery {
+                    invocation_id: invocation.id.clone(),
+                    frame: notification,
+                }])
+                .await?;
+                return Ok(FrameOutcome::Continue);
+            }
+            ty if protocol::is_command(ty) => {}
+            _ => return Ok(FrameOutcome::Continue),
+        }
+        let effects = {
+            let _guard = lock.lock().await;
+            self.on_command(invocation, frame).await?
+        };
+        for effect in effects {
+            self.apply(effect).await?;
+        }
+        Ok(FrameOutcome::Continue)
+    }
+
+    /// Journals a command and applies what belongs to this invocation in the same
+    /// transaction; returns what must happen to other invocations afterwards.
+    async fn on_command(
+        &self,
+        invocation: &Invocation,
+        frame: Frame,
+    ) -> Result<Vec<Effect>, EngineError> {
+        let inv = invocation.clone();
+        let now = now_ms(&*self.inner.clock);
+        let mut command =
+            Command::decode(&frame).map_err(|e| EngineError::Discovery(e.to_string()))?;
+        if let Command::Call(call) | Command::OneWayCall(call) = &mut command {
+            let target =
+                Target::keyed(call.service.clone(), call.key.clone(), call.handler.clone());
+            match self.handler_kind(&target) {
+                Ok(kind) => call.kind = Some(kind),
+                Err(e) => call.target_missing = Some(e.to_string()),
+            }
+        }
+        let engine = self.clone();
+        let (immediate, effects) = self
+            .inner
+            .store
+            .run(move |tx| {
+                append_entry(tx, &inv.id, frame.ty, &frame.payload)?;
+                engine.command_effects(tx, &inv, command, now)
+            })
+            .await?;
+        if !immediate.is_empty() {
+            // Notifications for this invocation itself: already journaled, send them now.
+            let sender = self
+                .inner
+                .sched
+                .lock()
+                .unwrap()
+                .running
+                .get(&invocation.id)
+                .cloned();
+            if let Some(sender) = sender {
+                for frame in immediate {
+                    let _ = sender.send(frame.to_bytes());
+                }
+            }
+        }
+        Ok(effects)
+    }
+
+    fn command_effects(
+        &self,
+        tx: &Transaction<'_>,
+        inv: &Invocation,
+        command: Command,
+        now: i64,
+    ) -> rusqlite::Result<(Vec<Frame>, Vec<Effect>)> {
+        let mut own = Vec::new();
+        let mut effects = Vec::new();
+        let mut notify_own = |tx: &Transaction<'_>, frame: Frame| -> rusqlite::Result<()> {
+            append_entry(tx, &inv.id, frame.ty, &frame.payload)?;
+            own.push(frame);
+            Ok(())
+        };
+        match command {
+            Command::Output(result) => {
+                match result {
+                    Ok(value) => tx.execute(
+                        "UPDATE invocations SET result_value = ?2, failure_code = NULL, failure_message = NULL WHERE id = ?1",
+                        params![inv.id, value.to_vec()],
+                    )?,
+                    Err((code, message)) => tx.execute(
+                        "UPDATE invocations SET failure_code = ?2, failure_message = ?3, result_value = NULL WHERE id = ?1",
+                        params![inv.id, code as i64, message],
+                    )?,
+                };
+            }
+            Command::SetState(name, value) => {
+                tx.execute(
+                    "INSERT INTO state (service, key, name, value) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (service, key, name) DO UPDATE SET value = excluded.value",
+                    params![inv.service, inv.key, name, value],
+                )?;
+            }
+            Command::ClearState(name) => {
+                tx.execute(
+                    "DELETE FROM state WHERE service = ?1 AND key = ?2 AND name = ?3",
+                    params![inv.service, inv.key, name],
+                )?;
+            }
+            Command::ClearAllState => {
+                tx.execute(
+                    "DELETE FROM state WHERE service = ?1 AND key = ?2",
+                    params![inv.service, inv.key],
+                )?;
+            }
+            Command::GetLazyState(name, completion_id) => {
+                let value: Option<Vec<u8>> = tx
+                    .query_row(
+                        "SELECT value FROM state WHERE service = ?1 AND key = ?2 AND name = ?3",
+                        params![inv.service, inv.key, name],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                notify_own(
+                    tx,
+                    Frame::new(
+                        protocol::GET_LAZY_STATE_COMPLETION_NOTIFICATION,
+                        &pb::GetLazyStateCompletionNotificationMessage {
+                            completion_id,
+                            result: Some(match value {
+                                Some(v) => pb::get_lazy_state_completion_notification_message::Result::Value(pb::Value { content: v }),
+                                None => pb::get_lazy_state_completion_notification_message::Result::Void(pb::Void {}),
+                            }),
+                        },
+                    ),
+                )?;
+            }
+            Command::GetLazyStateKeys(completion_id) => {
+                let mut stmt = tx.prepare(
+                    "SELECT name FROM state WHERE service = ?1 AND key = ?2 ORDER BY name",
+                )?;
+                let keys = stmt
+                    .query_map(params![inv.service, inv.key], |r| r.get::<_, Vec<u8>>(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                notify_own(
+                    tx,
+                    Frame::new(
+                        protocol::GET_LAZY_STATE_KEYS_COMPLETION_NOTIFICATION,
+                        &pb::GetLazyStateKeysCompletionNotificationMessage {
+                            completion_id,
+                            state_keys: Some(pb::StateKeys { keys }),
+                        },
+                    ),
+                )?;
+            }
+            Command::Sleep(wake_up_time, completion_id) => {
+                tx.execute(
+                    "INSERT INTO timers (fire_at, invocation_id, completion_id) VALUES (?1, ?2, ?3)",
+                    params![wake_up_time as i64, inv.id, completion_id],
+                )?;
+                effects.push(Effect::WakeTimers);
+            }
+            Command::Call(call) | Command::OneWayCall(call) if call.target_missing.is_some() => {
+                let message = call.target_missing.clone().unwrap_or_default();
+                if let Some(completion_id) = call.result_completion_id {
+                    notify_own(
+                        tx,
+                        Frame::new(
+                            protocol::CALL_INVOCATION_ID_COMPLETION_NOTIFICATION,
+                            &pb::CallInvocationIdCompletionNotificationMessage {
+                                completion_id: call.invocation_id_notification_idx,
+                                invocation_id: String::new(),
+                            },
+                        ),
+                    )?;
+                    notify_own(
+                        tx,
+                        Frame::new(
+                            protocol::CALL_COMPLETION_NOTIFICATION,
+                            &pb::CallCompletionNotificationMessage {
+                                completion_id,
+                                result: Some(
+                                    pb::call_completion_notification_message::Result::Failure(
+                                        pb::Failure {
+                                            code: 404,
+                                            message,
+                                            metadata: vec![],
+                                        },
+                                    ),
+                                ),
+                            },
+                        ),
+                    )?;
+                } else {
+                    notify_own(
+                        tx,
+                        Frame::new(
+                            protocol::CALL_INVOCATION_ID_COMPLETION_NOTIFICATION,
+                            &pb::CallInvocationIdCompletionNotificationMessage {
+                                completion_id: call.invocation_id_notification_idx,
+                                invocation_id: String::new(),
+                            },
+                        ),
+                    )?;
+                }
+            }
+            Command::Call(call) | Command::OneWayCall(call) => {
+                let child = self.insert_child(tx, &call, now)?;
+                if let Some(completion_id) = call.result_completion_id {
+                    tx.execute(
+                        "INSERT INTO waiters (target, kind, invocation_id, completion_id) VALUES (?1, 'call', ?2, ?3)",
+                        params![child.0, inv.id, completion_id],
+                    )?;
+                }
+                notify_own(
+                    tx,
+                    Frame::new(
+                        protocol::CALL_INVOCATION_ID_COMPLETION_NOTIFICATION,
+                        &pb::CallInvocationIdCompletionNotificationMessage {
+                            completion_id: call.invocation_id_notification_idx,
+                            invocation_id: child.0.clone(),
+                        },
+                    ),
+                )?;
+                match child.1 {
+                    ChildStart::Now(kind) => effects.push(Effect::Admit {
+                        id: child.0,
+                        service: call.service,
+                        key: call.key,
+                        kind,
+                    }),
+                    ChildStart::Later => effects.push(Effect::WakeTimers),
+                    ChildStart::Existing(Some(outcome)) => {
+                        if let Some(completion_id) = call.result_completion_id {
+                            effects.push(Effect::Deliver(Delivery {
+                                invocation_id: inv.id.clone(),
+                                frame: call_completion_frame(completion_id, &outcome),
+                            }));
+                        }
+                    }
+                    ChildStart::Existing(None) => {}
+                }
+            }
+            Command::Run => {}
+            Command::GetPromise(name, completion_id) => {
+                match read_promise(tx, &inv.service, &inv.key, &name)? {
+                    Some(outcome) => notify_own(
+                        tx,
+                        promise_frame(
+                            protocol::GET_PROMISE_COMPLETION_NOTIFICATION,
+                            completion_id,
+                            Some(&outcome),
+                        ),
+                    )?,
+                    None => {
+                        tx.execute(
+                            "INSERT INTO waiters (target, kind, invocation_id, completion_id) VALUES (?1, 'promise', ?2, ?3)",
+                            params![promise_target(&inv.service, &inv.key, &name), inv.id, completion_id],
+                        )?;
+                    }
+                }
+            }
+            Command::PeekPromise(name, completion_id) => {
+                let outcome = read_promise(tx, &inv.service, &inv.key, &name)?;
+                notify_own(
+                    tx,
+                    promise_frame(
+                        protocol::PEEK_PROMISE_COMPLETION_NOTIFICATION,
+                        completion_id,
+                        outcome.as_ref(),
+                    ),
+                )?;
+            }
+            Command::CompletePromise(name, outcome, completion_id) => {
+                let existing = read_promise(tx, &inv.service, &inv.key, &name)?;
+                let reply = if existing.is_some() {
+                    pb::complete_promise_completion_notification_message::Result::Failure(
+                        pb::Failure {
+                            code: 409,
+                            message: format!("promise `{name}` is already completed"),
+                            metadata: vec![],
+                        },
+                    )
+                } else {
+                    let (value, code, message) = match &outcome {
+                        Ok(v) => (Some(v.to_vec()), None, None),
+                        Err((c, m)) => (None, Some(*c as i64), Some(m.clone())),
+                    };
+                    tx.execute(
+                        "INSERT INTO promises (service, key, name, value, failure_code, failure_message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        params![inv.service, inv.key, name, value, code, message],
+                    )?;
+                    let target = promise_target(&inv.service, &inv.key, &name);
+                    for (waiter, completion) in take_waiters(tx, "promise", &target)? {
+                        effects.push(Effect::Deliver(Delivery {
+                            invocation_id: waiter,
+                            frame: promise_frame(
+                                protocol::GET_PROMISE_COMPLETION_NOTIFICATION,
+                                completion,
+                                Some(&outcome),
+                            ),
+                        }));
+                    }
+                    pb::complete_promise_completion_notification_message::Result::Void(pb::Void {})
+                };
+                notify_own(
+                    tx,
+                    Frame::new(
+                        protocol::COMPLETE_PROMISE_COMPLETION_NOTIFICATION,
+                        &pb::CompletePromiseCompletionNotificationMessage {
+                            completion_id,
+                            result: Some(reply),
+                        },
+                    ),
+                )?;
+            }
+            Command::SendSignal { target, frame } => {
+                effects.push(Effect::Deliver(Delivery {
+                    invocation_id: target,
+                    frame,
+                }));
+            }
+            Command::CompleteAwakeable { id, outcome } => {
+                effects.push(Effect::Awakeable { id, outcome });
+            }
+            Command::Attach(target, completion_id) | Command::GetOutput(target, completion_id) => {
+                let (completion_id, attach) = completion_id;
+                let target_id = resolve_target(tx, &target)?;
+                let outcome = match &target_id {
+                    Some(id) => read_outcome(tx, id)?.flatten(),
+                    None => None,
+                };
+                match (attach, target_id, outcome) {
+                    (_, None, _) => {
+                        let frame = output_frame(
+                            attach,
+                            completion_id,
+                            Some(&Err((404, "no such invocation".to_owned()))),
+                        );
+                        notify_own(tx, frame)?;
+                    }
+                    (_, Some(_), Some(outcome)) => {
+                        notify_own(tx, output_frame(attach, completion_id, Some(&outcome)))?
+                    }
+                    (true, Some(target_id), None) => {
+                        tx.execute(
+                            "INSERT INTO waiters (target, kind, invocation_id, completion_id) VALUES (?1, 'attach', ?2, ?3)",
+                            params![target_id, inv.id, completion_id],
+                        )?;
+                    }
+                    (false, Some(_), None) => {
+                        notify_own(tx, output_frame(false, completion_id, None))?
+                    }
+                }
+            }
+            Command::Other => {}
+        }
+        Ok((own, effects))
+    }
+
+    fn insert_child(
+        &self,
+        tx: &Transaction<'_>,
+        call: &CallSpec,
+        now: i64,
+    ) -> rusqlite::Result<(String, ChildStart)> {
+        let kind = call.kind.unwrap_or(HandlerKind::Stateless);
+        if let Some(idem) = &call.idempotency_key {
+            let existing: Option<String> = tx
+                .query_row(
+                    "SELECT invocation_id FROM idempotency WHERE service = ?1 AND key = ?2 AND handler = ?3 AND idempotency_key = ?4",
+                    params![call.service, call.key, call.handler, idem],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(existing) = existing {
+                let outcome = read_outcome(tx, &existing)?.flatten();
+                return Ok((existing, ChildStart::Existing(outcome)));
+            }
+        }
+        if kind == HandlerKind::WorkflowRun {
+            let existing: Option<String> = tx
+                .query_row(
+                    "SELECT id FROM invocations WHERE service = ?1 AND key = ?2 AND kind = 'workflow_run'",
+                    params![call.service, call.key],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(existing) = existing {
+                let outcome = read_outcome(tx, &existing)?.flatten();
+                return Ok((existing, ChildStart::Existing(outcome)));
+            }
+        }
+        let raw: [u8; 16] = *uuid::Uuid::new_v4().as_bytes();
+        let id = format!("inv_{}", hex(&raw));
+        let seed: u64 = u64::from_le_bytes(
+            uuid::Uuid::new_v4().as_bytes()[..8]
+                .try_into()
+                .unwrap_or_default(),
+        );
+        let seq: i64 = tx.query_row(
+            "SELECT COALESCE(MAX(seq) + 1, 1) FROM invocations",
+            [],
+            |r| r.get(0),
+        )?;
+        let later = call.invoke_time.is_some_and(|t| t as i64 > now);
+        let run_at = call.invoke_time.map_or(now, |t| (t as i64).max(now));
+        tx.execute(
+            "INSERT INTO invocations (id, seq, raw_id, service, handler, key, kind, status, run_at, idempotency_key, random_seed, created_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                id,
+                seq,
+                raw.to_vec(),
+                call.service,
+                call.handler,
+                call.key,
+                kind.as_str(),
+                if later { "scheduled" } else { "pending" },
+                run_at,
+                call.idempotency_key,
+                seed as i64,
+                now
+            ],
+        )?;
+        let input = Frame::new(
+            protocol::INPUT_COMMAND,
+            &pb::InputCommandMessage {
+                headers: call.headers.clone(),
+                value: Some(pb::Value {
+                    content: call.parameter.clone(),
+                }),
+                name: String::new(),
+            },
+        );
+        append_entry(tx, &id, input.ty, &input.payload)?;
+        if let Some(idem) = &call.idempotency_key {
+            tx.execute(
+                "INSERT INTO idempotency (service, key, handler, idempotency_key, invocation_id) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![call.service, call.key, call.handler, idem, id],
+            )?;
+        }
+        Ok((
+            id,
+            if later {
+                ChildStart::Later
+            } else {
+                ChildStart::Now(kind)
+            },
+        ))
+    }
+
+    async fn apply(&self, effect: Effect) -> Result<(), EngineError> {
+        match effect {
+            Effect::WakeTimers => {
+                self.inner.timer_wake.notify_one();
+                Ok(())
+            }
+            Effect::Admit {
+                id,
+                service,
+                key,
+                kind,
+            } => self.admit(&id, &service, &key, kind).await,
+            Effect::Deliver(delivery) => self.deliver(vec![delivery]).await,
+            Effect::Awakeable { id, outcome } => match self.awakeable_delivery(&id, &outcome).await
+            {
+                Ok(delivery) => self.deliver(vec![delivery]).await,
+                Err(e) => {
+                    tracing::warn!(
+                        "a handler completed an awakeable that cannot be delivered: {e}"
+                    );
+                    Ok(())
+                }
+            },
+        }
+    }
+
+    async fn suspend(
+        &self,
+        invocation: &Invocation,
+        awaited: pb::SuspensionMessage,
+    ) -> Result<(), EngineError> {
+        let id = invocation.id.clone();
+        let completions = awaited.waiting_completions.clone();
+        let signals = awaited.waiting_signals.clone();
+        // Anything awaited that already arrived means: resume at once.
+        let resume_now = self
+            .inner
+            .store
+            .run(move |tx| {
+                let mut stmt = tx.prepare(
+                    "SELECT ty, payload FROM journal WHERE invocation_id = ?1 AND ty >= 32768",
+                )?;
+                let arrived = stmt
+                    .query_map([&id], |r| {
+                        Ok((r.get::<_, i64>(0)? as u16, r.get::<_, Vec<u8>>(1)?))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                let ready = arrived.iter().any(|(ty, payload)| {
+                    let frame = raw_frame(*ty, Bytes::from(payload.clone()));
+                    match notification_id(&frame) {
+                        Some(NotificationId::Completion(c)) => completions.contains(&c),
+                        Some(NotificationId::Signal(s)) => signals.contains(&s),
+                        _ => false,
+                    }
+                });
+                let status = if ready { "running" } else { "suspended" };
+                tx.execute(
+                    "UPDATE invocations SET status = ?2 WHERE id = ?1 AND status != 'completed'",
+                    params![id, status],
+                )?;
+                Ok(ready)
+            })
+            .await?;
+        if resume_now {
+            self.spawn_attempt(invocation.id.clone());
+        }
+        Ok(())
+    }
+
+    async fn attempt_failed(
+        &self,
+        invocation: &Invocation,
+        message: String,
+        delay: Option<Duration>,
+    ) -> Result<(), EngineError> {
+        if self.is_shut_down() {
+            return Ok(());
+        }
+        let attempts = invocation.attempts + 1;
+        let give_up = self
+            .inner
+            .retry
+            .max_attempts
+            .is_some_and(|max| attempts >= max);
+        let delay = delay.unwrap_or_else(|| self.inner.retry.delay(attempts));
+        tracing::warn!(
+            "invocation {} ({}/{}) attempt {attempts} failed: {message}",
+            invocation.id,
+            invocation.service,
+            invocation.handler
+        );
+        let id = invocation.id.clone();
+        let run_at = now_ms(&*self.inner.clock) + delay.as_millis() as i64;
+        let text = message.clone();
+        self.inner
+            .store
+            .run(move |tx| {
+                if give_up {
+                    tx.execute(
+                        "UPDATE invocations SET attempts = ?2, last_error = ?3, failure_code = 500, failure_message = ?3, result_value = NULL WHERE id = ?1",
+                        params![id, attempts, text],
+                    )?;
+                } else {
+                    tx.execute(
+                        "UPDATE invocations SET status = 'backoff', attempts = ?2, run_at = ?3, last_error = ?4 WHERE id = ?1",
+                        params![id, attempts, run_at, text],
+                    )?;
+                }
+                Ok(())
+            })
+            .await?;
+        if give_up {
+            self.finish(invocation).await
+        } else {
+            self.inner.timer_wake.notify_one();
+            Ok(())
+        }
+    }
+
+    /// Marks the invocation completed, tells whoever waits, and frees its key.
+    async fn finish(&self, invocation: &Invocation) -> Result<(), EngineError> {
+        let id = invocation.id.clone();
+        let now = now_ms(&*self.inner.clock);
+        let (outcome, waiters) = self
+            .inner
+            .store
+            .run(move |tx| {
+                tx.execute(
+                    "UPDATE invocations SET status = 'completed', completed_at = ?2 WHERE id = ?1",
+                    params![id, now],
+                )?;
+                let outcome = read_outcome(tx, &id)?.flatten().unwrap_or(Ok(Bytes::new()));
+                let mut waiters = take_waiters(tx, "call", &id)?
+                    .into_iter()
+                    .map(|(w, c)| (w, c, true))
+                    .collect::<Vec<_>>();
+                waiters.extend(
+                    take_waiters(tx, "attach", &id)?
+                        .into_iter()
+                        .map(|(w, c)| (w, c, false)),
+                );
+                Ok((outcome, waiters))
+            })
+            .await?;
+        let watchers = self
+            .inner
+            .sched
+            .lock()
+            .unwrap()
+            .watchers
+            .remove(&invocation.id)
+            .unwrap_or_default();
+        for watcher in watchers {
+            let _ = watcher.send(outcome.clone());
+        }
+        let deliveries = waiters
+            .into_iter()
+            .map(|(waiter, completion, is_call)| Delivery {
+                invocation_id: waiter,
+                frame: if is_call {
+                    call_completion_frame(completion, &outcome)
+                } else {
+                    output_frame(true, completion, Some(&outcome))
+                },
+            })
+            .collect();
+        self.deliver(deliveries).await?;
+        self.inner
+            .sched
+            .lock()
+            .unwrap()
+            .journal_locks
+            .remove(&invocation.id);
+        if invocation.kind.holds_key() {
+            self.release_key(&invocation.service, &invocation.key, &invocation.id)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn release_key(&self, service: &str, key: &str, holder: &str) -> Result<(), EngineError> {
+        let (s, k) = (service.to_owned(), key.to_owned());
+        let next: Option<String> = self
+            .inner
+            .store
+            .run(move |tx| {
+                let next: Option<String> = tx
+                    .query_row(
+                        "SELECT id FROM invocations WHERE service = ?1 AND key = ?2 AND status = 'inboxed' ORDER BY seq LIMIT 1",
+                        params![s, k],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if let Some(next) = &next {
+                    tx.execute("UPDATE invocations SET status = 'running' WHERE id = ?1", [next])?;
+                }
+                Ok(next)
+            })
+            .await?;
+        {
+            let mut sched = self.inner.sched.lock().unwrap();
+            let slot = (service.to_owned(), key.to_owned());
+            if sched.held.get(&slot).map(String::as_str) == Some(holder) {
+                match &next {
+                    Some(next) => {
+                        sched.held.insert(slot, next.clone());
+                    }
+                    None => {
+                        sched.held.remove(&slot);
+                    }
+                }
+            }
+        }
+        if let Some(next) = next {
+            self.spawn_attempt(next);
+        }
+        Ok(())
+    }
+
+    /// Fires timers, starts delayed invocations and retries, as their time comes.
+    async fn timer_loop(&self) {
+        let mut shutdown = self.inner.shutdown.subscribe();
+        loop {
+            if self.is_shut_down() {
+                return;
+            }
+            let now = now_ms(&*self.inner.clock);
+            let due = self
+                .inner
+                .store
+                .run(move |tx| {
+                    let mut stmt = tx.prepare("SELECT id, invocation_id, completion_id FROM timers WHERE fire_at <= ?1 ORDER BY fire_at")?;
+                    let timers = stmt
+                        .query_map([now], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)? as u32)))?
+                        .collect::<rusqlite::Result<Vec<_>>>()?;
+                    for (id, _, _) in &timers {
+                        tx.execute("DELETE FROM timers WHERE id = ?1", [id])?;
+                    }
+                    let mut stmt = tx.prepare(
+                        "SELECT id, service, key, kind, status FROM invocations WHERE status IN ('scheduled', 'backoff') AND run_at <= ?1 ORDER BY seq",
+                    )?;
+                    let invocations = stmt
+                        .query_map([now], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?)))?
+                        .collect::<rusqlite::Result<Vec<_>>>()?;
+                    for (id, _, _, _, status) in &invocations {
+                        let next = if status == "backoff" { "running" } else { "pending" };
+                        tx.execute("UPDATE invocations SET status = ?2 WHERE id = ?1", params![id, next])?;
+                    }
+                    let next: Option<i64> = tx.query_row(
+                        "SELECT MIN(t) FROM (SELECT MIN(fire_at) AS t FROM timers UNION ALL SELECT MIN(run_at) FROM invocations WHERE status IN ('scheduled', 'backoff'))",
+                        [],
+                        |r| r.get(0),
+                    )?;
+                    Ok((timers, invocations, next))
+                })
+                .await;
+            let (timers, invocations, next) = match due {
+                Ok(due) => due,
+                Err(e) => {
+                    tracing::error!("engine timers: {e}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    continue;
+                }
+            };
+            for (_, invocation_id, completion_id) in timers {
+                let frame = Frame::new(
+                    protocol::SLEEP_COMPLETION_NOTIFICATION,
+                    &pb::SleepCompletionNotificationMessage {
+                        completion_id,
+                        void: Some(pb::Void {}),
+                    },
+                );
+                if let Err(e) = self
+                    .deliver(vec![Delivery {
+                        invocation_id,
+                        frame,
+                    }])
+                    .await
+                {
+                    tracing::error!("engine timers: {e}");
+                }
+            }
+            for (id, service, key, kind, status) in invocations {
+                let result = if status == "backoff" {
+                    self.spawn_attempt(id);
+                    Ok(())
+                } else {
+                    self.admit(&id, &service, &key, kind_from_str(&kind)).await
+                };
+                if let Err(e) = result {
+                    tracing::error!("engine timers: {e}");
+                }
+            }
+            let wait = next.map(|t| (t - now_ms(&*self.inner.clock)).max(0) as u64);
+            let notified = self.inner.timer_wake.notified();
+            tokio::select! {
+                () = self.inner.clock.sleep(wait.map(Duration::from_millis)) => {}
+                () = notified => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}
+
+enum FrameOutcome {
+    Continue,
+    Ended,
+    Suspended(pb::SuspensionMessage),
+    Failed(String, Option<Duration>),
+}
+
+enum Effect {
+    WakeTimers,
+    Admit {
+        id: String,
+        service: String,
+        key: String,
+        kind: HandlerKind,
+    },
+    Deliver(Delivery),
+    Awakeable {
+        id: String,
+        outcome: Outcome,
+    },
+}
+
+enum ChildStart {
+    Now(HandlerKind),
+    Later,
+    Existing(Option<Outcome>),
+}
+
+struct CallSpec {
+    service: String,
+    handler: String,
+    key: String,
+    parameter: Vec<u8>,
+    headers: Vec<pb::Header>,
+    idempotency_key: Option<String>,
+    invocation_id_notification_idx: u32,
+    result_completion_id: Option<u32>,
+    invoke_time: Option<u64>,
+    kind: Option<HandlerKind>,
+    target_missing: Option<String>,
+}
+
+enum AttachTarget {
+    Id(String),
+    Idempotent {
+        service: String,
+        key: String,
+        handler: String,
+        idempotency_key: String,
+    },
+    Workflow {
+        service: String,
+        key: String,
+    },
+}
+
+fn resolve_target(tx: &Transaction<'_>, target: &AttachTarget) -> rusqlite::Result<Option<String>> {
+    match target {
+        AttachTarget::Id(id) => tx.query_row("SELECT id FROM invocations WHERE id = ?1", [id], |r| r.get(0)).optional(),
+        AttachTarget::Idempotent { service, key, handler, idempotency_key } => tx
+            .query_row(
+                "SELECT invocation_id FROM idempotency WHERE service = ?1 AND key = ?2 AND handler = ?3 AND idempotency_key = ?4",
+                params![service, key, handler, idempotency_key],
+                |r| r.get(0),
+            )
+            .optional(),
+        AttachTarget::Workflow { service, key } => tx
+            .query_row(
+                "SELECT id FROM invocations WHERE service = ?1 AND key = ?2 AND kind = 'workflow_run'",
+                params![service, key],
+                |r| r.get(0),
+            )
+            .optional(),
+    }
+}
+
+/// A command as the engine acts on it.
+enum Command {
+    Output(Outcome),
+    SetState(Vec<u8>, Vec<u8>),
+    ClearState(Vec<u8>),
+    ClearAllState,
+    GetLazyState(Vec<u8>, u32),
+    GetLazyStateKeys(u32),
+    Sleep(u64, u32),
+    Call(CallSpec),
+    OneWayCall(CallSpec),
+    Run,
+    GetPromise(String, u32),
+    PeekPromise(String, u32),
+    CompletePromise(String, Outcome, u32),
+    SendSignal {
+        target: String,
+        frame: Frame,
+    },
+    CompleteAwakeable {
+        id: String,
+        outcome: Outcome,
+    },
+    /// (target, (completion id, attach = true / get output = false))
+    Attach(AttachTarget, (u32, bool)),
+    GetOutput(AttachTarget, (u32, bool)),
+    Other,
+}
+
+fn failure_outcome(f: pb::Failure) -> Outcome {
+    Err((f.code as u16, f.message))
+}
+
+impl Command {
+    fn decode(frame: &Frame) -> Result<Command, protocol::ProtocolError> {
+        Ok(match frame.ty {
+            protocol::OUTPUT_COMMAND => {
+                let m: pb::OutputCommandMessage = frame.decode_as()?;
+                Command::Output(match m.result {
+                    Some(pb::output_command_message::Result::Value(v)) => {
+                        Ok(Bytes::from(v.content))
+                    }
+                    Some(pb::output_command_message::Result::Failure(f)) => failure_outcome(f),
+                    None => Ok(Bytes::new()),
+                })
+            }
+            protocol::SET_STATE_COMMAND => {
+                let m: pb::SetStateCommandMessage = frame.decode_as()?;
+                Command::SetState(m.key, m.value.map(|v| v.content).unwrap_or_default())
+            }
+            protocol::CLEAR_STATE_COMMAND => {
+                Command::ClearState(frame.decode_as::<pb::ClearStateCommandMessage>()?.key)
+            }
+            protocol::CLEAR_ALL_STATE_COMMAND => Command::ClearAllState,
+            protocol::GET_LAZY_STATE_COMMAND => {
+                let m: pb::GetLazyStateCommandMessage = frame.decode_as()?;
+                Command::GetLazyState(m.key, m.result_completion_id)
+            }
+            protocol::GET_LAZY_STATE_KEYS_COMMAND => Command::GetLazyStateKeys(
+                frame
+                    .decode_as::<pb::GetLazyStateKeysCommandMessage>()?
+                    .result_completion_id,
+            ),
+            protocol::SLEEP_COMMAND => {
+                let m: pb::SleepCommandMessage = frame.decode_as()?;
+                Command::Sleep(m.wake_up_time, m.result_completion_id)
+            }
+            protocol::CALL_COMMAND => {
+                let m: pb::CallCommandMessage = frame.decode_as()?;
+                Command::Call(CallSpec {
+                    service: m.service_name,
+                    handler: m.handler_name,
+                    key: m.key,
+                    parameter: m.parameter,
+                    headers: m.headers,
+                    idempotency_key: m.idempotency_key,
+                    invocation_id_notification_idx: m.invocation_id_notification_idx,
+                    result_completion_id: Some(m.result_completion_id),
+                    invoke_time: None,
+                    kind: None,
+                    target_missing: None,
+                })
+            }
+            protocol::ONE_WAY_CALL_COMMAND => {
+                let m: pb::OneWayCallCommandMessage = frame.decode_as()?;
+                Command::OneWayCall(CallSpec {
+                    service: m.service_name,
+                    handler: m.handler_name,
+                    key: m.key,
+                    parameter: m.parameter,
+                    headers: m.headers,
+                    idempotency_key: m.idempotency_key,
+                    invocation_id_notification_idx: m.invocation_id_notification_idx,
+                    result_completion_id: None,
+                    invoke_time: (m.invoke_time > 0).then_some(m.invoke_time),
+                    kind: None,
+                    target_missing: None,
+                })
+            }
+            protocol::RUN_COMMAND => Command::Run,
+            protocol::GET_PROMISE_COMMAND => {
+                let m: pb::GetPromiseCommandMessage = frame.decode_as()?;
+                Command::GetPromise(m.key, m.result_completion_id)
+            }
+            protocol::PEEK_PROMISE_COMMAND => {
+                let m: pb::PeekPromiseCommandMessage = frame.decode_as()?;
+                Command::PeekPromise(m.key, m.result_completion_id)
+            }
+            protocol::COMPLETE_PROMISE_COMMAND => {
+                let m: pb::CompletePromiseCommandMessage = frame.decode_as()?;
+                let outcome = match m.completion {
+                    Some(pb::complete_promise_command_message::Completion::CompletionValue(v)) => {
+                        Ok(Bytes::from(v.content))
+                    }
+                    Some(pb::complete_promise_command_message::Completion::CompletionFailure(
+                        f,
+                    )) => failure_outcome(f),
+                    None => Ok(Bytes::new()),
+                };
+                Command::CompletePromise(m.key, outcome, m.result_completion_id)
+            }
+            protocol::SEND_SIGNAL_COMMAND => {
+                let m: pb::SendSignalCommandMessage = frame.decode_as()?;
+                let signal_id = m.signal_id.map(|s| match s {
+                    pb::send_signal_command_message::SignalId::Idx(i) => {
+                        pb::signal_notification_message::SignalId::Idx(i)
+                    }
+                    pb::send_signal_command_message::SignalId::Name(n) => {
+                        pb::signal_notification_message::SignalId::Name(n)
+                    }
+                });
+                let result = m.result.map(|r| match r {
+                    pb::send_signal_command_message::Result::Void(v) => {
+                        pb::signal_notification_message::Result::Void(v)
+                    }
+                    pb::send_signal_command_message::Result::Value(v) => {
+                        pb::signal_notification_message::Result::Value(v)
+                    }
+                    pb::send_signal_command_message::Result::Failure(f) => {
+                        pb::signal_notification_message::Result::Failure(f)
+                    }
+                });
+                Command::SendSignal {
+                    target: m.target_invocation_id,
+                    frame: Frame::new(
+                        protocol::SIGNAL_NOTIFICATION,
+                        &pb::SignalNotificationMessage { signal_id, result },
+                    ),
+                }
+            }
+            protocol::COMPLETE_AWAKEABLE_COMMAND => {
+                let m: pb::CompleteAwakeableCommandMessage = frame.decode_as()?;
+                Command::CompleteAwakeable {
+                    id: m.awakeable_id,
+                    outcome: match m.result {
+                        Some(pb::complete_awakeable_command_message::Result::Value(v)) => {
+                            Ok(Bytes::from(v.content))
+                        }
+                        Some(pb::complete_awakeable_command_message::Result::Failure(f)) => {
+                            failure_outcome(f)
+                        }
+                        None => Ok(Bytes::new()),
+                    },
+                }
+            }
+            protocol::ATTACH_INVOCATION_COMMAND => {
+                let m: pb::AttachInvocationCommandMessage = frame.decode_as()?;
+                Command::Attach(
+                    attach_target(m.target.map(AttachKind::Attach)),
+                    (m.result_completion_id, true),
+                )
+            }
+            protocol::GET_INVOCATION_OUTPUT_COMMAND => {
+                let m: pb::GetInvocationOutputCommandMessage = frame.decode_as()?;
+                Command::GetOutput(
+                    attach_target(m.target.map(AttachKind::Output)),
+                    (m.result_completion_id, false),
+                )
+            }
+            _ => Command::Other,
+        })
+    }
+}
+
+enum AttachKind {
+    Attach(pb::attach_invocation_command_message::Target),
+    Output(pb::get_invocation_output_command_message::Target),
+}
+
+fn attach_target(target: Option<AttachKind>) -> AttachTarget {
+    use pb::attach_invocation_command_message::Target as A;
+    use pb::get_invocation_output_command_message::Target as O;
+    let idempotent = |t: pb::IdempotentRequestTarget| AttachTarget::Idempotent {
+        service: t.service_name,
+        key: t.service_key.unwrap_or_default(),
+        handler: t.handler_name,
+        idempotency_key: t.idempotency_key,
+    };
+    let workflow = |t: pb::WorkflowTarget| AttachTarget::Workflow {
+        service: t.workflow_name,
+        key: t.workflow_key,
+    };
+    match target {
+        Some(AttachKind::Attach(A::InvocationId(id)))
+        | Some(AttachKind::Output(O::InvocationId(id))) => AttachTarget::Id(id),
+        Some(AttachKind::Attach(A::IdempotentRequestTarget(t)))
+        | Some(AttachKind::Output(O::IdempotentRequestTarget(t))) => idempotent(t),
+        Some(AttachKind::Attach(A::WorkflowTarget(t)))
+        | Some(AttachKind::Output(O::WorkflowTarget(t))) => workflow(t),
+        None => AttachTarget::Id(String::new()),
+    }
+}
+
+fn promise_target(service: &str, key: &str, name: &str) -> String {
+    format!("{service}\u{0}{key}\u{0}{name}")
+}
+
+fn read_promise(
+    tx: &Transaction<'_>,
+    service: &str,
+    key: &str,
+    name: &str,
+) -> rusqlite::Result<Option<Outcome>> {
+    tx.query_row(
+        "SELECT value, failure_code, failure_message FROM promises WHERE service = ?1 AND key = ?2 AND name = ?3",
+        params![service, key, name],
+        |r| {
+            let value: Option<Vec<u8>> = r.get(0)?;
+            let code: Option<i64> = r.get(1)?;
+            let message: Option<String> = r.get(2)?;
+            Ok(match code {
+                Some(code) => Err((code as u16, message.unwrap_or_default())),
+                None => Ok(Bytes::from(value.unwrap_or_default())),
+            })
+        },
+    )
+    .optional()
+}
+
+fn take_waiters(
+    tx: &Transaction<'_>,
+    kind: &str,
+    target: &str,
+) -> rusqlite::Result<Vec<(String, u32)>> {
+    let mut stmt = tx.prepare(
+        "SELECT invocation_id, completion_id FROM waiters WHERE kind = ?1 AND target = ?2",
+    )?;
+    let waiters = stmt
+        .query_map(params![kind, target], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u32))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    tx.execute(
+        "DELETE FROM waiters WHERE kind = ?1 AND target = ?2",
+        params![kind, target],
+    )?;
+    Ok(waiters)
+}
+
+fn promise_frame(ty: u16, completion_id: u32, outcome: Option<&Outcome>) -> Frame {
+    match ty {
+        protocol::GET_PROMISE_COMPLETION_NOTIFICATION => {
+            use pb::get_promise_completion_notification_message::Result as R;
+            let result = match outcome {
+                Some(Ok(v)) => R::Value(pb::Value {
+                    content: v.to_vec(),
+                }),
+                Some(Err((c, m))) => R::Failure(pb::Failure {
+                    code: *c as u32,
+                    message: m.clone(),
+                    metadata: vec![],
+                }),
+                None => R::Value(pb::Value { content: vec![] }),
+            };
+            Frame::new(
+                ty,
+                &pb::GetPromiseCompletionNotificationMessage {
+                    completion_id,
+                    result: Some(result),
+                },
+            )
+        }
+        _ => {
+            use pb::peek_promise_completion_notification_message::Result as R;
+            let result = match outcome {
+                Some(Ok(v)) => R::Value(pb::Value {
+                    content: v.to_vec(),
+                }),
+                Some(Err((c, m))) => R::Failure(pb::Failure {
+                    code: *c as u32,
+                    message: m.clone(),
+                    metadata: vec![],
+                }),
+                None => R::Void(pb::Void {}),
+            };
+            Frame::new(
+                protocol::PEEK_PROMISE_COMPLETION_NOTIFICATION,
+                &pb::PeekPromiseCompletionNotificationMessage {
+                    completion_id,
+                    result: Some(result),
+                },
+            )
+        }
+    }
+}
+
+fn call_completion_frame(completion_id: u32, outcome: &Outcome) -> Frame {
+    use pb::call_completion_notification_message::Result as R;
+    let result = match outcome {
+        Ok(v) => R::Value(pb::Value {
+            content: v.to_vec(),
+        }),
+        Err((c, m)) => R::Failure(pb::Failure {
+            code: *c as u32,
+            message: m.clone(),
+            metadata: vec![],
+        }),
+    };
+    Frame::new(
+        protocol::CALL_COMPLETION_NOTIFICATION,
+        &pb::CallCompletionNotificationMessage {
+            completion_id,
+            result: Some(result),
+        },
+    )
+}
+
+fn output_frame(attach: bool, completion_id: u32, outcome: Option<&Outcome>) -> Frame {
+    if attach {
+        use pb::attach_invocation_completion_notification_message::Result as R;
+        let result = match outcome {
+            Some(Ok(v)) => R::Value(pb::Value {
+                content: v.to_vec(),
+            }),
+            Some(Err((c, m))) => R::Failure(pb::Failure {
+                code: *c as u32,
+                message: m.clone(),
+                metadata: vec![],
+            }),
+            None => R::Value(pb::Value { content: vec![] }),
+        };
+        Frame::new(
+            protocol::ATTACH_INVOCATION_COMPLETION_NOTIFICATION,
+            &pb::AttachInvocationCompletionNotificationMessage {
+                completion_id,
+                result: Some(result),
+            },
+        )
+    } else {
+        use pb::get_invocation_output_completion_notification_message::Result as R;
+        let result = match outcome {
+            Some(Ok(v)) => R::Value(pb::Value {
+                content: v.to_vec(),
+            }),
+            Some(Err((c, m))) => R::Failure(pb::Failure {
+                code: *c as u32,
+                message: m.clone(),
+                metadata: vec![],
+            }),
+            None => R::Void(pb::Void {}),
+        };
+        Frame::new(
+            protocol::GET_INVOCATION_OUTPUT_COMPLETION_NOTIFICATION,
+            &pb::GetInvocationOutputCompletionNotificationMessage {
+                completion_id,
+                result: Some(result),
+            },
+        )
+    }
+}
+
+fn outcome_to_result(outcome: Outcome) -> Result<Bytes, EngineError> {
+    outcome.map_err(|(code, message)| EngineError::Terminal { code, message })
+}
+
+fn raw_frame(ty: u16, payload: Bytes) -> Frame {
+    Frame {
+        ty,
+        flags: 0,
+        payload,
+    }
+}
+
+enum NotificationId {
+    Completion(u32),
+    Signal(u32),
+}
+
+/// Which completion or signal a journaled notification answers.
+fn notification_id(frame: &Frame) -> Option<NotificationId> {
+    if frame.ty == protocol::SIGNAL_NOTIFICATION {
+        let message: pb::SignalNotificationMessage = frame.decode_as().ok()?;
+        return match message.signal_id? {
+            pb::signal_notification_message::SignalId::Idx(i) => Some(NotificationId::Signal(i)),
+            pb::signal_notification_message::SignalId::Name(_) => None,
+        };
+    }
+    // Every completion notification keeps its completion id in field 1; read just that.
+    let message: pb::SleepCompletionNotificationMessage = frame.decode_as().ok()?;
+    Some(NotificationId::Completion(message.completion_id))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Asks the endpoint for its services, as a Restate server does at registration.
+async fn discover(endpoint: &Endpoint) -> Result<HashMap<String, ServiceMeta>, EngineError> {
+    let request = http::Request::builder()
+        .method("GET")
+        .uri("/discover")
+        .header("accept", protocol::DISCOVERY_ACCEPT)
+        .body(http_body_util::Empty::<Bytes>::new())
+        .expect("a valid request");
+    let response = endpoint.handle(request);
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| EngineError::Discovery(e.to_string()))?
+        .to_bytes();
+    if !status.is_success() {
+        return Err(EngineError::Discovery(format!(
+            "{status}: {}",
+            String::from_utf8_lossy(&body)
+        )));
+    }
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| EngineError::Discovery(e.to_string()))?;
+    let mut services = HashMap::new();
+    for service in manifest["services"].as_array().into_iter().flatten() {
+        let name = service["name"].as_str().unwrap_or_default().to_owned();
+        let kind = match service["ty"].as_str() {
+            Some("VIRTUAL_OBJECT") => ServiceKind::Object,
+            Some("WORKFLOW") => ServiceKind::Workflow,
+            _ => ServiceKind::Service,
+        };
+        let mut handlers = HashMap::new();
+        for handler in service["handlers"].as_array().into_iter().flatten() {
+            let handler_kind = match (kind, handler["ty"].as_str()) {
+                (ServiceKind::Service, _) => HandlerKind::Stateless,
+                (_, Some("SHARED")) => HandlerKind::Shared,
+                (ServiceKind::Workflow, _) => HandlerKind::WorkflowRun,
+                (ServiceKind::Object, _) => HandlerKind::Exclusive,
+            };
+            handlers.insert(
+                handler["name"].as_str().unwrap_or_default().to_owned(),
+                handler_kind,
+            );
+        }
+        services.insert(name, ServiceMeta { kind, handlers });
+    }
+    Ok(services)
+}

@@ -1,0 +1,252 @@
+//! The engine's storage: one SQLite file (WAL), written by one thread that groups the work
+//! of many callers into one transaction, so one fsync covers many steps.
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use std::path::Path;
+use std::sync::mpsc;
+
+/// What identifies our files: a foreign or newer file is refused at open.
+const SCHEMA_ID: &str = "restate-rs-engine";
+const SCHEMA_VERSION: i64 = 1;
+
+/// Why the store failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum StoreError {
+    #[error("cannot open the engine database {path}: {message}")]
+    Open { path: String, message: String },
+    #[error("{path} is not a restate-rs engine database ({reason}); refusing to touch it")]
+    Foreign { path: String, reason: String },
+    #[error("engine database error: {0}")]
+    Sql(#[from] rusqlite::Error),
+    #[error("the engine's storage thread has stopped")]
+    Closed,
+    #[error("the engine database could not commit; see the log for the reason")]
+    NotCommitted,
+}
+
+/// A unit of work: runs in the shared transaction, says whether it succeeded, and hands back
+/// what to do once the transaction is committed (or not).
+type Job = Box<dyn FnOnce(&Transaction<'_>) -> (bool, Box<dyn FnOnce(bool) + Send>) + Send>;
+
+/// A handle to the storage thread. Cheap to clone.
+#[derive(Clone)]
+pub(crate) struct Store {
+    jobs: mpsc::Sender<Job>,
+    path: String,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS invocations (
+    id TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL UNIQUE,
+    raw_id BLOB NOT NULL,
+    service TEXT NOT NULL,
+    handler TEXT NOT NULL,
+    key TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    run_at INTEGER NOT NULL,
+    idempotency_key TEXT,
+    random_seed INTEGER NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    resume INTEGER NOT NULL DEFAULT 0,
+    result_value BLOB,
+    failure_code INTEGER,
+    failure_message TEXT,
+    last_error TEXT,
+    created_at INTEGER NOT NULL,
+    completed_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS invocations_by_key ON invocations (service, key, status, seq);
+CREATE INDEX IF NOT EXISTS invocations_by_status ON invocations (status, run_at);
+CREATE TABLE IF NOT EXISTS journal (
+    invocation_id TEXT NOT NULL,
+    idx INTEGER NOT NULL,
+    ty INTEGER NOT NULL,
+    payload BLOB NOT NULL,
+    PRIMARY KEY (invocation_id, idx)
+);
+CREATE TABLE IF NOT EXISTS state (
+    service TEXT NOT NULL, key TEXT NOT NULL, name BLOB NOT NULL, value BLOB NOT NULL,
+    PRIMARY KEY (service, key, name)
+);
+CREATE TABLE IF NOT EXISTS promises (
+    service TEXT NOT NULL, key TEXT NOT NULL, name TEXT NOT NULL,
+    value BLOB, failure_code INTEGER, failure_message TEXT,
+    PRIMARY KEY (service, key, name)
+);
+CREATE TABLE IF NOT EXISTS waiters (
+    target TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    invocation_id TEXT NOT NULL,
+    completion_id INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS waiters_by_target ON waiters (kind, target);
+CREATE TABLE IF NOT EXISTS timers (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    fire_at INTEGER NOT NULL,
+    invocation_id TEXT NOT NULL,
+    completion_id INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS timers_by_time ON timers (fire_at);
+CREATE TABLE IF NOT EXISTS idempotency (
+    service TEXT NOT NULL, key TEXT NOT NULL, handler TEXT NOT NULL, idempotency_key TEXT NOT NULL,
+    invocation_id TEXT NOT NULL,
+    PRIMARY KEY (service, key, handler, idempotency_key)
+);
+"#;
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, or an in-memory one for `None`.
+    pub(crate) fn open(path: Option<&Path>, durable: bool) -> Result<Self, StoreError> {
+        let shown = path.map_or_else(|| ":memory:".to_owned(), |p| p.display().to_string());
+        let connection = match path {
+            Some(p) => Connection::open(p),
+            None => Connection::open_in_memory(),
+        }
+        .map_err(|e| StoreError::Open {
+            path: shown.clone(),
+            message: e.to_string(),
+        })?;
+        prepare(&connection, &shown, durable)?;
+        let (jobs, receiver) = mpsc::channel::<Job>();
+        let thread_path = shown.clone();
+        std::thread::Builder::new()
+            .name("restate-rs-store".to_owned())
+            .spawn(move || writer(connection, receiver, thread_path))
+            .map_err(|e| StoreError::Open {
+                path: shown.clone(),
+                message: format!("cannot start the storage thread: {e}"),
+            })?;
+        Ok(Self { jobs, path: shown })
+    }
+
+    /// Runs `work` in a transaction shared with whatever else is queued, and returns its
+    /// result once the transaction has committed.
+    pub(crate) async fn run<R, F>(&self, work: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<R, rusqlite::Error> + Send + 'static,
+    {
+        let (reply, answer) = tokio::sync::oneshot::channel::<Result<R, StoreError>>();
+        let job: Job = Box::new(move |tx| {
+            let result = work(tx);
+            let ok = result.is_ok();
+            let reply: Box<dyn FnOnce(bool) + Send> = Box::new(move |committed: bool| {
+                let _ = reply.send(match (result, committed) {
+                    (Ok(r), true) => Ok(r),
+                    (Ok(_), false) => Err(StoreError::NotCommitted),
+                    (Err(e), _) => Err(StoreError::Sql(e)),
+                });
+            });
+            (ok, reply)
+        });
+        self.jobs.send(job).map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+}
+
+fn prepare(connection: &Connection, path: &str, durable: bool) -> Result<(), StoreError> {
+    let foreign = |reason: String| StoreError::Foreign {
+        path: path.to_owned(),
+        reason,
+    };
+    // A file that is not SQLite at all fails here.
+    let tables: Vec<String> = connection
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .and_then(|mut s| s.query_map([], |r| r.get::<_, String>(0))?.collect())
+        .map_err(|e| foreign(e.to_string()))?;
+    if !tables.is_empty() {
+        if !tables.iter().any(|t| t == "meta") {
+            return Err(foreign(format!(
+                "it has tables {tables:?} but no restate-rs metadata"
+            )));
+        }
+        let id: Option<String> = connection
+            .query_row("SELECT value FROM meta WHERE name = 'schema'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| foreign(e.to_string()))?;
+        let version: Option<String> = connection
+            .query_row("SELECT value FROM meta WHERE name = 'version'", [], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| foreign(e.to_string()))?;
+        match (id.as_deref(), version.and_then(|v| v.parse::<i64>().ok())) {
+            (Some(SCHEMA_ID), Some(SCHEMA_VERSION)) => {}
+            (Some(SCHEMA_ID), Some(v)) => {
+                return Err(foreign(format!(
+                    "its schema version {v} is not {SCHEMA_VERSION}"
+                )));
+            }
+            (other, _) => return Err(foreign(format!("its schema is {other:?}"))),
+        }
+    }
+    connection.pragma_update(None, "journal_mode", "WAL")?;
+    connection.pragma_update(None, "synchronous", if durable { "FULL" } else { "OFF" })?;
+    connection.pragma_update(None, "foreign_keys", "OFF")?;
+    connection.execute_batch(SCHEMA)?;
+    connection.execute(
+        "INSERT OR IGNORE INTO meta (name, value) VALUES ('schema', ?1), ('version', ?2)",
+        params![SCHEMA_ID, SCHEMA_VERSION.to_string()],
+    )?;
+    Ok(())
+}
+
+fn writer(mut connection: Connection, jobs: mpsc::Receiver<Job>, path: String) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while let Ok(more) = jobs.try_recv() {
+            batch.push(more);
+            if batch.len() >= 512 {
+                break;
+            }
+        }
+        let mut replies = Vec::with_capacity(batch.len());
+        let committed = match connection.transaction() {
+            Ok(tx) => {
+                for job in batch {
+                    // Each job works in a savepoint so that one failing job does not undo the others.
+                    replies.push(run_in_savepoint(&tx, job));
+                }
+                match tx.commit() {
+                    Ok(()) => true,
+                    Err(e) => {
+                        tracing::error!("engine database {path}: commit failed: {e}");
+                        false
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!("engine database {path}: cannot begin a transaction: {e}");
+                false
+            }
+        };
+        for reply in replies {
+            reply(committed);
+        }
+    }
+}
+
+fn run_in_savepoint(tx: &Transaction<'_>, job: Job) -> Box<dyn FnOnce(bool) + Send> {
+    // Each job works in a savepoint, so that a job that fails leaves no trace and does not
+    // undo the others of its group.
+    let savepoint = tx.execute_batch("SAVEPOINT job").is_ok();
+    let (ok, reply) = job(tx);
+    if savepoint {
+        if !ok {
+            let _ = tx.execute_batch("ROLLBACK TO job");
+        }
+        let _ = tx.execute_batch("RELEASE job");
+    }
+    reply
+}

@@ -1,0 +1,471 @@
+//! The embedded engine driving the generated services in-process, on SQLite: the same
+//! handler code as on restate-server, no server.
+
+use restate_rs::engine::{Engine, EngineError, InvokeOptions, ManualClock, Target};
+use restate_rs::prelude::*;
+use restate_rs_examples::proto::hydra::v1::{
+    DeploymentServiceServer, GreeterServer, SignupWorkflowServer,
+};
+use restate_rs_examples::proto::scenarios::v1::{CounterServer, FlakyServer, ProxyServer};
+use restate_rs_examples::services::scenarios::{Counter, Flaky, Probe, Proxy};
+use restate_rs_examples::services::{Deployments, Greetings, Outbox, Signups};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+struct Env {
+    engine: Engine,
+    probe: Probe,
+    outbox: Outbox,
+}
+
+fn endpoint(probe: &Probe, outbox: &Outbox) -> Endpoint {
+    Endpoint::builder()
+        .bind(DeploymentServiceServer::new(Deployments))
+        .bind(SignupWorkflowServer::new(Signups {
+            outbox: outbox.clone(),
+        }))
+        .bind(GreeterServer::new(Greetings))
+        .bind(CounterServer::new(Counter {
+            probe: probe.clone(),
+        }))
+        .bind(ProxyServer::new(Proxy))
+        .bind(FlakyServer::new(Flaky {
+            probe: probe.clone(),
+        }))
+        .build()
+}
+
+async fn start() -> Env {
+    let (probe, outbox) = (Probe::default(), Outbox::default());
+    let engine = Engine::builder(endpoint(&probe, &outbox))
+        .in_memory()
+        .await
+        .unwrap();
+    Env {
+        engine,
+        probe,
+        outbox,
+    }
+}
+
+fn json(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
+}
+
+async fn call(engine: &Engine, target: Target, body: Value) -> Value {
+    json(&engine.call(target, body.to_string()).await.unwrap())
+}
+
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = Instant::now();
+    while !check().await {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn stateless_service() {
+    let env = start().await;
+    let out = call(
+        &env.engine,
+        Target::service("hydra.v1.Greeter", "Greet"),
+        json!({"name": "Ada"}),
+    )
+    .await;
+    assert_eq!(out, json!({"message": "Hello, Ada!"}));
+    let err = env
+        .engine
+        .call(
+            Target::service("hydra.v1.Greeter", "Greet"),
+            json!({"name": ""}).to_string(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, EngineError::Terminal { code: 400, message } if message == "name must not be empty"),
+        "{err}"
+    );
+    let err = env
+        .engine
+        .call(Target::service("hydra.v1.Greeter", "Nope"), "{}")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "no handler hydra.v1.Greeter/Nope: the service `hydra.v1.Greeter` has no handler `Nope`"
+    );
+    let err = env
+        .engine
+        .call(
+            Target::service("hydra.v1.Greeter", "Greet"),
+            "{\"nmae\": 1}",
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("unknown field `nmae`"), "{err}");
+}
+
+#[tokio::test]
+async fn object_state_and_exclusivity() {
+    let env = start().await;
+    let calls: Vec<_> = (0..8)
+        .map(|_| {
+            let engine = env.engine.clone();
+            tokio::spawn(async move {
+                call(
+                    &engine,
+                    Target::keyed("scenarios.v1.Counter", "k", "Add"),
+                    json!({"delta": 1}),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut values = Vec::new();
+    for c in calls {
+        values.push(
+            c.await.unwrap()["value"]
+                .as_str()
+                .unwrap()
+                .parse::<i64>()
+                .unwrap(),
+        );
+    }
+    values.sort();
+    assert_eq!(values, (1..=8).collect::<Vec<_>>());
+    assert_eq!(env.probe.max_in_flight("k"), 1);
+    let got = call(
+        &env.engine,
+        Target::keyed("scenarios.v1.Counter", "k", "Get"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(got, json!({"value": "8"}));
+    assert_eq!(
+        env.engine
+            .state("scenarios.v1.Counter", "k")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn shared_runs_alongside_exclusive() {
+    let env = start().await;
+    let held = env
+        .engine
+        .invoke(
+            Target::keyed("scenarios.v1.Counter", "a", "Add"),
+            json!({"delta": 5, "gate": "g"}).to_string(),
+            InvokeOptions::default(),
+        )
+        .await
+        .unwrap();
+    eventually("the held call to start", || async {
+        env.probe.entered("a") == 1
+    })
+    .await;
+    let got = call(
+        &env.engine,
+        Target::keyed("scenarios.v1.Counter", "a", "Get"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(got, json!({}), "value 0 is omitted");
+    assert_eq!(env.probe.shared_saw_in_flight("a"), 1);
+    let other = call(
+        &env.engine,
+        Target::keyed("scenarios.v1.Counter", "b", "Add"),
+        json!({"delta": 2}),
+    )
+    .await;
+    assert_eq!(other, json!({"value": "2"}));
+    env.probe.open("g");
+    assert_eq!(
+        json(&env.engine.attach(&held.invocation_id).await.unwrap()),
+        json!({"value": "5"})
+    );
+}
+
+#[tokio::test]
+async fn calls_and_sends_between_services() {
+    let env = start().await;
+    let out = call(
+        &env.engine,
+        Target::service("scenarios.v1.Proxy", "CallAdd"),
+        json!({"key": "p", "delta": 3}),
+    )
+    .await;
+    assert_eq!(out, json!({"value": "3"}));
+    let out = call(
+        &env.engine,
+        Target::service("scenarios.v1.Proxy", "FanOut"),
+        json!({"keys": ["x", "y", "z"], "delta": 2}),
+    )
+    .await;
+    assert_eq!(out, json!({"value": "6"}));
+    call(
+        &env.engine,
+        Target::service("scenarios.v1.Proxy", "SendAdd"),
+        json!({"key": "s", "delta": 4}),
+    )
+    .await;
+    eventually("the send to run", || async {
+        call(
+            &env.engine,
+            Target::keyed("scenarios.v1.Counter", "s", "Get"),
+            json!({}),
+        )
+        .await
+            == json!({"value": "4"})
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn delayed_send_and_virtual_time() {
+    let (probe, outbox) = (Probe::default(), Outbox::default());
+    let clock = ManualClock::new();
+    let engine = Engine::builder(endpoint(&probe, &outbox))
+        .clock(clock.clone())
+        .in_memory()
+        .await
+        .unwrap();
+    engine
+        .invoke(
+            Target::keyed("scenarios.v1.Counter", "later", "Add"),
+            json!({"delta": 7}).to_string(),
+            InvokeOptions {
+                delay: Some(Duration::from_secs(3600)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        call(
+            &engine,
+            Target::keyed("scenarios.v1.Counter", "later", "Get"),
+            json!({})
+        )
+        .await,
+        json!({})
+    );
+    clock.advance(Duration::from_secs(3601));
+    eventually("the delayed send to run", || async {
+        call(
+            &engine,
+            Target::keyed("scenarios.v1.Counter", "later", "Get"),
+            json!({}),
+        )
+        .await
+            == json!({"value": "7"})
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn idempotency_key() {
+    let env = start().await;
+    let options = InvokeOptions {
+        idempotency_key: Some("op".into()),
+        ..Default::default()
+    };
+    let a = env
+        .engine
+        .invoke(
+            Target::keyed("scenarios.v1.Counter", "i", "Add"),
+            json!({"delta": 10}).to_string(),
+            options.clone(),
+        )
+        .await
+        .unwrap();
+    let b = env
+        .engine
+        .invoke(
+            Target::keyed("scenarios.v1.Counter", "i", "Add"),
+            json!({"delta": 10}).to_string(),
+            options,
+        )
+        .await
+        .unwrap();
+    assert!(a.is_new && !b.is_new);
+    assert_eq!(a.invocation_id, b.invocation_id);
+    assert_eq!(
+        json(&env.engine.attach(&a.invocation_id).await.unwrap()),
+        json!({"value": "10"})
+    );
+    assert_eq!(env.probe.entered("i"), 1);
+}
+
+#[tokio::test]
+async fn retries_and_side_effects() {
+    let env = start().await;
+    let out = call(
+        &env.engine,
+        Target::service("scenarios.v1.Flaky", "Work"),
+        json!({"id": "r", "succeedOnAttempt": 3}),
+    )
+    .await;
+    assert_eq!(out["attempts"], 3);
+    assert_eq!(
+        env.probe.side_effects("r"),
+        1,
+        "a journaled ctx.run ran again"
+    );
+    let err = env
+        .engine
+        .call(
+            Target::service("scenarios.v1.Flaky", "Work"),
+            json!({"id": "t", "terminalCode": 409, "terminalMessage": "no"}).to_string(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EngineError::Terminal { code: 409, .. }),
+        "{err}"
+    );
+    assert_eq!(env.probe.attempts("t"), 1);
+}
+
+#[tokio::test]
+async fn signup_workflow() {
+    let env = start().await;
+    let email = "ada@example.com";
+    let run = Target::keyed("hydra.v1.SignupWorkflow", email, "Run");
+    let submitted = env
+        .engine
+        .invoke(
+            run.clone(),
+            json!({"name": "Ada", "email": email}).to_string(),
+            InvokeOptions::default(),
+        )
+        .await
+        .unwrap();
+    let again = env
+        .engine
+        .invoke(
+            run,
+            json!({"name": "Ada", "email": email}).to_string(),
+            InvokeOptions::default(),
+        )
+        .await
+        .unwrap();
+    assert!(!again.is_new);
+    assert_eq!(again.invocation_id, submitted.invocation_id);
+    eventually("the email", || async {
+        env.outbox.secret_for(email).is_some()
+    })
+    .await;
+    eventually("the status", || async {
+        call(
+            &env.engine,
+            Target::keyed("hydra.v1.SignupWorkflow", email, "GetStatus"),
+            json!({}),
+        )
+        .await
+            == json!({"status": "Verifying user"})
+    })
+    .await;
+    assert_eq!(
+        env.engine.output(&submitted.invocation_id).await.unwrap(),
+        None
+    );
+    let secret = env.outbox.secret_for(email).unwrap();
+    call(
+        &env.engine,
+        Target::keyed("hydra.v1.SignupWorkflow", email, "Click"),
+        json!({"secret": secret}),
+    )
+    .await;
+    let result = json(&env.engine.attach(&submitted.invocation_id).await.unwrap());
+    assert_eq!(
+        result,
+        json!({"verified": true, "userId": format!("user-{email}")})
+    );
+    assert_eq!(env.outbox.count_for(email), 1);
+}
+
+#[tokio::test]
+async fn survives_restart_on_the_same_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("engine.db");
+    let (probe, outbox) = (Probe::default(), Outbox::default());
+    let email = "restart@example.com";
+    let id = {
+        let engine = Engine::builder(endpoint(&probe, &outbox))
+            .open(&path)
+            .await
+            .unwrap();
+        let submitted = engine
+            .invoke(
+                Target::keyed("hydra.v1.SignupWorkflow", email, "Run"),
+                json!({"name": "R", "email": email}).to_string(),
+                InvokeOptions::default(),
+            )
+            .await
+            .unwrap();
+        eventually("the email", || async { outbox.secret_for(email).is_some() }).await;
+        call(
+            &engine,
+            Target::keyed("scenarios.v1.Counter", "persist", "Add"),
+            json!({"delta": 3}),
+        )
+        .await;
+        engine.shutdown().await;
+        submitted.invocation_id
+    };
+    let engine = Engine::builder(endpoint(&probe, &outbox))
+        .open(&path)
+        .await
+        .unwrap();
+    assert_eq!(
+        call(
+            &engine,
+            Target::keyed("scenarios.v1.Counter", "persist", "Get"),
+            json!({})
+        )
+        .await,
+        json!({"value": "3"})
+    );
+    let secret = outbox.secret_for(email).unwrap();
+    call(
+        &engine,
+        Target::keyed("hydra.v1.SignupWorkflow", email, "Click"),
+        json!({"secret": secret}),
+    )
+    .await;
+    let result = json(&engine.attach(&id).await.unwrap());
+    assert_eq!(result["verified"], true);
+    assert_eq!(
+        outbox.count_for(email),
+        1,
+        "the email step ran again after restart"
+    );
+}
+
+#[tokio::test]
+async fn foreign_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notes.txt");
+    std::fs::write(&path, "these are not the bytes of a database, but they are long enough to look like a header of something else entirely").unwrap();
+    let (probe, outbox) = (Probe::default(), Outbox::default());
+    let err = Engine::builder(endpoint(&probe, &outbox))
+        .open(&path)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("is not a restate-rs engine database"), "{err}");
+}
