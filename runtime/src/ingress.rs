@@ -130,6 +130,8 @@ struct Inner {
     http: reqwest::Client,
     /// The base URL without a trailing slash; paths are appended to it.
     base: String,
+    /// Set for a client of an embedded engine in this process: requests go to it directly.
+    engine: Option<crate::engine::Engine>,
 }
 
 /// Configures an [`IngressClient`]: authentication, headers and timeouts.
@@ -226,12 +228,28 @@ impl IngressClientBuilder {
             .map_err(|source| IngressError::Build { source })?;
 
         Ok(IngressClient {
-            inner: Arc::new(Inner { http, base }),
+            inner: Arc::new(Inner {
+                http,
+                base,
+                engine: None,
+            }),
         })
     }
 }
 
 impl IngressClient {
+    /// A client of an embedded engine running in this process: the same calls, no port and
+    /// no network. (The base URL is a placeholder that is never connected to.)
+    pub fn in_process(engine: crate::engine::Engine) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                http: reqwest::Client::new(),
+                base: "http://embedded-engine".to_owned(),
+                engine: Some(engine),
+            }),
+        }
+    }
+
     /// A client for the ingress at `base_url` (for example `http://127.0.0.1:8080`), with no
     /// authentication and no timeouts; see [`builder`](Self::builder) for those.
     ///
@@ -379,6 +397,13 @@ impl IngressClient {
         segments: &[&str],
     ) -> Result<Res, IngressError> {
         let url = self.url(segments, None)?;
+        if let Some(engine) = &self.inner.engine {
+            let mut headers = HeaderMap::new();
+            headers.insert(ACCEPT, HeaderValue::from_static(C::CONTENT_TYPE));
+            let answer =
+                exchange_in_process(engine, Method::GET, &url, headers, Bytes::new()).await;
+            return answer.into_message::<Res, C>(op);
+        }
         let request = self
             .inner
             .http
@@ -650,6 +675,17 @@ impl<Req, Res, C: Codec<Req> + Codec<Res>> IngressRequest<Req, Res, C> {
             headers.insert(name, value);
         }
 
+        if let Some(engine) = &self.client.inner.engine {
+            let exchange = exchange_in_process(engine, Method::POST, &url, headers, body);
+            return Ok(match self.timeout {
+                Some(timeout) => tokio::time::timeout(timeout, exchange).await.map_err(|_| {
+                    IngressError::Timeout {
+                        url: url.to_string(),
+                    }
+                })?,
+                None => exchange.await,
+            });
+        }
         let mut request = self
             .client
             .inner
@@ -1035,6 +1071,38 @@ async fn exchange(request: reqwest::RequestBuilder, url: &Url) -> Result<Answer,
         error_source,
         body,
     })
+}
+
+/// Hands the request to an engine in this process and reads its answer.
+async fn exchange_in_process(
+    engine: &crate::engine::Engine,
+    method: Method,
+    url: &Url,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    let path_and_query = match url.query() {
+        Some(query) => format!("{}?{query}", url.path()),
+        None => url.path().to_owned(),
+    };
+    let mut request = http::Request::new(body);
+    *request.method_mut() = method;
+    *request.uri_mut() = path_and_query.parse().unwrap_or_default();
+    *request.headers_mut() = headers;
+    let response = engine.handle_ingress(request).await;
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    Answer {
+        status: response.status().as_u16(),
+        restate_id: header(RESTATE_ID),
+        error_source: header(ERROR_SOURCE),
+        body: response.into_body(),
+    }
 }
 
 fn transport_error(url: &Url, error: reqwest::Error) -> IngressError {

@@ -199,6 +199,20 @@ pub struct RunningServer {
 }
 
 impl RunningServer {
+    pub(crate) fn from_parts(
+        addr: SocketAddr,
+        stop: tokio::sync::oneshot::Sender<()>,
+        task: tokio::task::JoinHandle<()>,
+    ) -> Self {
+        Self {
+            addr,
+            stop: Some(stop),
+            task: Some(Box::pin(async move {
+                let _ = task.await;
+            })),
+        }
+    }
+
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr

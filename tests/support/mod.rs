@@ -18,17 +18,63 @@ use std::time::{Duration, Instant};
 /// The npm prefix where `scripts/install-tools.sh` puts restate-server.
 pub const TOOLS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/.tools");
 
-/// A server, an endpoint serving every example service, and what the services report.
+/// Which engine a scenario runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// A real restate-server process, the endpoint served over HTTP.
+    RestateServer,
+    /// The embedded engine, in-process, its ingress also served over HTTP.
+    Embedded,
+}
+
+/// An engine with every example service, how to call it, and what the services report.
 pub struct Env {
-    pub server: RestateServer,
-    pub endpoint: RunningServer,
+    pub kind: Kind,
+    pub server: Option<RestateServer>,
+    pub engine: Option<restate_rs::engine::Engine>,
+    /// The ingress over HTTP (restate-server's, or the embedded engine's).
+    pub ingress_url: String,
     pub probe: Probe,
     pub outbox: Outbox,
+    _servers: Vec<RunningServer>,
 }
 
 impl Env {
+    /// The typed ingress client: over HTTP for restate-server, in-process for the engine.
     pub fn ingress(&self) -> IngressClient {
-        self.server.ingress()
+        match (&self.server, &self.engine) {
+            (Some(server), _) => server.ingress(),
+            (_, Some(engine)) => engine.ingress(),
+            _ => unreachable!("an Env has an engine"),
+        }
+    }
+}
+
+/// Starts the given engine with every example service.
+pub async fn start_on(kind: Kind) -> Env {
+    match kind {
+        Kind::RestateServer => start().await,
+        Kind::Embedded => {
+            let (probe, outbox) = (Probe::default(), Outbox::default());
+            let engine = restate_rs::engine::Engine::builder(endpoint(&probe, &outbox))
+                .in_memory()
+                .await
+                .unwrap();
+            let ingress = restate_rs::engine::IngressServer::bind(engine.clone(), "127.0.0.1:0")
+                .await
+                .unwrap()
+                .spawn()
+                .unwrap();
+            Env {
+                kind,
+                server: None,
+                engine: Some(engine),
+                ingress_url: ingress.url(),
+                probe,
+                outbox,
+                _servers: vec![ingress],
+            }
+        }
     }
 }
 
@@ -67,10 +113,13 @@ pub async fn start() -> Env {
         .await
         .expect("the endpoint registers");
     Env {
-        server,
-        endpoint,
+        kind: Kind::RestateServer,
+        ingress_url: server.ingress_url().to_owned(),
+        server: Some(server),
+        engine: None,
         probe,
         outbox,
+        _servers: vec![endpoint],
     }
 }
 

@@ -29,10 +29,12 @@
 //! retryable errors, terminal errors, idempotency keys, attach and output.
 
 mod clock;
+mod ingress;
 pub(crate) mod protocol;
 mod store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use ingress::{IngressServeError, IngressServer};
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -851,6 +853,12 @@ impl Engine {
                 .await
             }
         }
+    }
+
+    /// A client of this engine with the same API as a Restate server's ingress client, so
+    /// the generated `FooIngressClient`s work on it unchanged: `FooIngressClient::new(engine.ingress())`.
+    pub fn ingress(&self) -> crate::ingress::IngressClient {
+        crate::ingress::IngressClient::in_process(self.clone())
     }
 
     /// Reads state of a virtual object or workflow (for tests and tools).

@@ -1,5 +1,7 @@
-//! Generated services on a real restate-server (pinned 1.7.12, started by each test on free
-//! loopback ports): serving, calling and being called, end to end. Nothing is mocked.
+//! One scenario suite, two engines: every scenario runs against a real restate-server (pinned
+//! 1.7.12, started by the test on free loopback ports) and against the embedded engine, with
+//! the same generated services and clients. A scenario that passes on one engine and fails on
+//! the other is a bug in ours. Nothing is mocked.
 
 mod support;
 
@@ -41,9 +43,7 @@ fn gated(delta: i64, gate: &str) -> AddRequest {
     }
 }
 
-#[tokio::test]
-async fn object_runs_exclusive_handlers_one_at_a_time_per_key() {
-    let env = start().await;
+async fn object_runs_exclusive_handlers_one_at_a_time_per_key(env: Env) {
     let counter = CounterIngressClient::new(env.ingress());
     let calls: Vec<_> = (0..8)
         .map(|_| counter.add("serial", add(1)))
@@ -66,9 +66,7 @@ async fn object_runs_exclusive_handlers_one_at_a_time_per_key() {
     );
 }
 
-#[tokio::test]
-async fn shared_handlers_and_other_keys_run_alongside() {
-    let env = start().await;
+async fn shared_handlers_and_other_keys_run_alongside(env: Env) {
     let counter = CounterIngressClient::new(env.ingress());
     // Hold an exclusive handler on key A until the gate opens.
     let held = tokio::spawn(counter.add("a", gated(5, "hold-a")).call());
@@ -92,9 +90,7 @@ async fn shared_handlers_and_other_keys_run_alongside() {
     assert_eq!(counter.get("a", Empty {}).call().await.unwrap().value, 5);
 }
 
-#[tokio::test]
-async fn stateless_service_from_ingress_and_from_a_handler() {
-    let env = start().await;
+async fn stateless_service_from_ingress_and_from_a_handler(env: Env) {
     let greeter = GreeterIngressClient::new(env.ingress());
     assert_eq!(
         greeter
@@ -130,9 +126,7 @@ async fn stateless_service_from_ingress_and_from_a_handler() {
     assert_eq!(total.value, 12);
 }
 
-#[tokio::test]
-async fn signup_workflow() {
-    let env = start().await;
+async fn signup_workflow(env: Env) {
     let signup = SignupWorkflowIngressClient::new(env.ingress());
     let email = "ada@example.com";
     let submitted = signup
@@ -203,9 +197,7 @@ async fn signup_workflow() {
     assert_eq!(env.outbox.count_for(email), 1, "the email step ran once");
 }
 
-#[tokio::test]
-async fn send_and_delayed_send_from_ingress() {
-    let env = start().await;
+async fn send_and_delayed_send_from_ingress(env: Env) {
     let counter = CounterIngressClient::new(env.ingress());
     let sent = counter.add("sent", add(1)).send().await.unwrap();
     assert!(sent.invocation_id.starts_with("inv_"), "{sent:?}");
@@ -237,9 +229,7 @@ async fn send_and_delayed_send_from_ingress() {
     );
 }
 
-#[tokio::test]
-async fn send_and_delayed_send_from_a_handler() {
-    let env = start().await;
+async fn send_and_delayed_send_from_a_handler(env: Env) {
     let proxy = ProxyIngressClient::new(env.ingress());
     let counter = CounterIngressClient::new(env.ingress());
     proxy
@@ -272,9 +262,7 @@ async fn send_and_delayed_send_from_a_handler() {
     assert!(before.elapsed() >= Duration::from_millis(800));
 }
 
-#[tokio::test]
-async fn idempotency_key_runs_once() {
-    let env = start().await;
+async fn idempotency_key_runs_once(env: Env) {
     let counter = CounterIngressClient::new(env.ingress());
     let first = counter
         .add("idem", add(10))
@@ -335,9 +323,7 @@ async fn idempotency_key_runs_once() {
     assert_eq!(env.probe.entered("idem-h"), 1);
 }
 
-#[tokio::test]
-async fn terminal_error_reaches_the_caller_and_is_not_retried() {
-    let env = start().await;
+async fn terminal_error_reaches_the_caller_and_is_not_retried(env: Env) {
     let flaky = FlakyIngressClient::new(env.ingress());
     let err = flaky
         .work(WorkRequest {
@@ -370,9 +356,7 @@ async fn terminal_error_reaches_the_caller_and_is_not_retried() {
     assert!(err.to_string().contains("name must not be empty"), "{err}");
 }
 
-#[tokio::test]
-async fn retryable_error_is_retried_and_completed_steps_do_not_run_again() {
-    let env = start().await;
+async fn retryable_error_is_retried_and_completed_steps_do_not_run_again(env: Env) {
     let flaky = FlakyIngressClient::new(env.ingress());
     let result = flaky
         .work(WorkRequest {
@@ -393,13 +377,11 @@ async fn retryable_error_is_retried_and_completed_steps_do_not_run_again() {
     assert_eq!(result.side_effects, 1);
 }
 
-#[tokio::test]
-async fn raw_json_like_curl() {
-    let env = start().await;
+async fn raw_json_like_curl(env: Env) {
     let http = reqwest::Client::new();
     let url = format!(
         "{}/hydra.v1.DeploymentService/project-1/Deploy",
-        env.server.ingress_url()
+        env.ingress_url
     );
     let response = http
         .post(&url)
@@ -419,7 +401,7 @@ async fn raw_json_like_curl() {
     let status: serde_json::Value = http
         .post(format!(
             "{}/hydra.v1.DeploymentService/project-1/GetStatus",
-            env.server.ingress_url()
+            env.ingress_url
         ))
         .header("content-type", "application/json")
         .body("{}")
@@ -478,3 +460,35 @@ async fn raw_json_like_curl() {
         .unwrap();
     assert_eq!(second.sequence, 2);
 }
+
+/// Runs a scenario on restate-server and on the embedded engine, as two tests.
+macro_rules! on_both_engines {
+    ($($scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                #[tokio::test]
+                async fn restate_server() {
+                    super::$scenario(super::start_on(super::Kind::RestateServer).await).await;
+                }
+
+                #[tokio::test]
+                async fn embedded_engine() {
+                    super::$scenario(super::start_on(super::Kind::Embedded).await).await;
+                }
+            }
+        )*
+    };
+}
+
+on_both_engines!(
+    object_runs_exclusive_handlers_one_at_a_time_per_key,
+    shared_handlers_and_other_keys_run_alongside,
+    stateless_service_from_ingress_and_from_a_handler,
+    signup_workflow,
+    send_and_delayed_send_from_ingress,
+    send_and_delayed_send_from_a_handler,
+    idempotency_key_runs_once,
+    terminal_error_reaches_the_caller_and_is_not_retried,
+    retryable_error_is_retried_and_completed_steps_do_not_run_again,
+    raw_json_like_curl,
+);

@@ -1,0 +1,476 @@
+//! The engine's ingress: the HTTP paths restate-server's ingress serves, answered by the
+//! embedded engine, so that the generated ingress clients and `curl` work unchanged on both.
+//!
+//! | request | answer |
+//! | --- | --- |
+//! | `POST /{service}[/{key}]/{handler}` | the output (200), or the terminal error `{"code","message"}` |
+//! | `POST .../send[?delay=10s]` | 202 `{"invocationId","status"}` |
+//! | `GET /restate/invocation/{id}/attach`, `.../output` | the output; `output` before completion: 470 |
+//! | `GET /restate/invocation/{service}[/{key}]/{handler}/{idempotency-key}/attach`, `.../output` | the same, by idempotency key |
+//! | `GET /restate/workflow/{workflow}/{id}/attach`, `.../output` | the same, for a workflow run |
+//! | `POST /restate/awakeables/{id}/resolve`, `.../reject` | 202 |
+//! | `GET /restate/health` | 200 |
+//!
+//! Answers carry `x-restate-id` where an invocation is concerned, and errors say who raised
+//! them in `x-restate-error-source` (`invocation` or `ingress`), as restate-server 1.7 does.
+
+use super::{Engine, EngineError, InvokeOptions, Outcome, Target};
+use bytes::Bytes;
+use http::{HeaderValue, Method, Response, StatusCode};
+use serde_json::json;
+use std::time::Duration;
+
+/// The status restate-server uses for "the invocation has not completed yet".
+const NOT_READY: u16 = 470;
+
+impl Engine {
+    /// Answers one ingress request, as restate-server's ingress would.
+    pub async fn handle_ingress(&self, request: http::Request<Bytes>) -> Response<Bytes> {
+        let (parts, body) = request.into_parts();
+        let segments: Vec<String> = parts
+            .uri
+            .path()
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(percent_decode)
+            .collect();
+        let query = parts.uri.query().unwrap_or("");
+        let header = |name: &str| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let segs: Vec<&str> = segments.iter().map(String::as_str).collect();
+        match (parts.method.clone(), segs.as_slice()) {
+            (Method::GET, ["restate", "health"]) => plain(StatusCode::OK, ""),
+            (Method::GET, ["restate", "invocation", id, action @ ("attach" | "output")]) => {
+                self.answer_outcome(id, *action == "attach").await
+            }
+            (
+                Method::GET,
+                [
+                    "restate",
+                    "workflow",
+                    workflow,
+                    id,
+                    action @ ("attach" | "output"),
+                ],
+            ) => {
+                let target = Target::keyed(*workflow, *id, "");
+                match self.find(&target, None).await {
+                    Ok(Some(invocation)) => {
+                        self.answer_outcome(&invocation, *action == "attach").await
+                    }
+                    Ok(None) => ingress_error(
+                        StatusCode::NOT_FOUND,
+                        &format!("workflow {workflow}/{id} was never submitted"),
+                    ),
+                    Err(e) => engine_error(e),
+                }
+            }
+            (
+                Method::GET,
+                [
+                    "restate",
+                    "invocation",
+                    rest @ ..,
+                    key_or_handler,
+                    idem,
+                    action @ ("attach" | "output"),
+                ],
+            ) => {
+                let target = match rest {
+                    [service] => Target::service(*service, *key_or_handler),
+                    [service, key] => Target::keyed(*service, *key, *key_or_handler),
+                    _ => return ingress_error(StatusCode::NOT_FOUND, "bad path"),
+                };
+                match self.find(&target, Some(idem)).await {
+                    Ok(Some(invocation)) => {
+                        self.answer_outcome(&invocation, *action == "attach").await
+                    }
+                    Ok(None) => ingress_error(
+                        StatusCode::NOT_FOUND,
+                        &format!("no invocation of {target} with idempotency key {idem}"),
+                    ),
+                    Err(e) => engine_error(e),
+                }
+            }
+            (Method::POST, ["restate", "awakeables", id, action @ ("resolve" | "reject")]) => {
+                let result = if *action == "resolve" {
+                    self.resolve_awakeable(id, body).await
+                } else {
+                    let message = String::from_utf8_lossy(&body).into_owned();
+                    self.reject_awakeable(id, 500, &message).await
+                };
+                match result {
+                    Ok(()) => plain(StatusCode::ACCEPTED, ""),
+                    Err(e) => engine_error(e),
+                }
+            }
+            (Method::POST, _) => {
+                let Some((target, send)) = self.parse_invocation_path(&segs) else {
+                    return ingress_error(
+                        StatusCode::NOT_FOUND,
+                        &format!("no service handler at {}", parts.uri.path()),
+                    );
+                };
+                let delay = match query_value(query, "delay").map(parse_duration).transpose() {
+                    Ok(delay) => delay,
+                    Err(e) => return ingress_error(StatusCode::BAD_REQUEST, &e),
+                };
+                let options = InvokeOptions {
+                    idempotency_key: header("idempotency-key"),
+                    delay,
+                    headers: Vec::new(),
+                };
+                let submitted = match self.invoke(target, body, options).await {
+                    Ok(submitted) => submitted,
+                    Err(e) => return engine_error(e),
+                };
+                if send {
+                    let status = if submitted.is_new {
+                        "Accepted"
+                    } else {
+                        "PreviouslyAccepted"
+                    };
+                    let body = json!({"invocationId": submitted.invocation_id, "status": status});
+                    with_id(
+                        json_response(StatusCode::ACCEPTED, body.to_string()),
+                        &submitted.invocation_id,
+                    )
+                } else {
+                    self.answer_outcome(&submitted.invocation_id, true).await
+                }
+            }
+            _ => ingress_error(
+                StatusCode::NOT_FOUND,
+                &format!("no route for {} {}", parts.method, parts.uri.path()),
+            ),
+        }
+    }
+
+    /// `[service, handler]`, `[service, key, handler]`, each optionally followed by `send`.
+    fn parse_invocation_path(&self, segments: &[&str]) -> Option<(Target, bool)> {
+        let (segments, send) = match segments.split_last() {
+            Some((&"send", rest)) => (rest, true),
+            _ => (segments, false),
+        };
+        let service = *segments.first()?;
+        let keyed = self.inner.services.get(service)?.kind != super::ServiceKind::Service;
+        match (keyed, segments) {
+            (false, [_, handler]) => Some((Target::service(service, *handler), send)),
+            (true, [_, key, handler]) => Some((Target::keyed(service, *key, *handler), send)),
+            _ => None,
+        }
+    }
+
+    async fn answer_outcome(&self, invocation_id: &str, wait: bool) -> Response<Bytes> {
+        let outcome = if wait {
+            match self.attach_outcome(invocation_id).await {
+                Ok(outcome) => Some(outcome),
+                Err(e) => return engine_error(e),
+            }
+        } else {
+            match self.output(invocation_id).await {
+                Ok(outcome) => outcome,
+                Err(e) => return engine_error(e),
+            }
+        };
+        let response = match outcome {
+            None => {
+                let mut response = json_response(
+                    StatusCode::from_u16(NOT_READY).unwrap_or(StatusCode::CONFLICT),
+                    json!({"code": NOT_READY, "message": "the invocation has not completed yet", "source": "ingress"}).to_string(),
+                );
+                response.headers_mut().insert(
+                    "x-restate-error-source",
+                    HeaderValue::from_static("ingress"),
+                );
+                response
+            }
+            Some(Ok(bytes)) => {
+                let mut response = Response::new(bytes);
+                response
+                    .headers_mut()
+                    .insert("content-type", HeaderValue::from_static("application/json"));
+                response
+            }
+            Some(Err((code, message))) => {
+                let status = StatusCode::from_u16(code)
+                    .ok()
+                    .filter(|s| s.is_client_error() || s.is_server_error());
+                let mut response = json_response(
+                    status.unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                    json!({"code": code, "message": message, "source": "invocation"}).to_string(),
+                );
+                response.headers_mut().insert(
+                    "x-restate-error-source",
+                    HeaderValue::from_static("invocation"),
+                );
+                response
+            }
+        };
+        with_id(response, invocation_id)
+    }
+
+    /// Waits for the invocation's outcome, terminal failures included.
+    async fn attach_outcome(&self, invocation_id: &str) -> Result<Outcome, EngineError> {
+        match self.attach(invocation_id).await {
+            Ok(bytes) => Ok(Ok(bytes)),
+            Err(EngineError::Terminal { code, message }) => Ok(Err((code, message))),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+fn with_id(mut response: Response<Bytes>, invocation_id: &str) -> Response<Bytes> {
+    if let Ok(value) = HeaderValue::from_str(invocation_id) {
+        response.headers_mut().insert("x-restate-id", value);
+    }
+    response
+}
+
+fn json_response(status: StatusCode, body: String) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::from(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    response
+}
+
+fn plain(status: StatusCode, body: &'static str) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::from_static(body.as_bytes()));
+    *response.status_mut() = status;
+    response
+}
+
+fn ingress_error(status: StatusCode, message: &str) -> Response<Bytes> {
+    let mut response = json_response(
+        status,
+        json!({"code": status.as_u16(), "message": message, "source": "ingress"}).to_string(),
+    );
+    response.headers_mut().insert(
+        "x-restate-error-source",
+        HeaderValue::from_static("ingress"),
+    );
+    response
+}
+
+fn engine_error(error: EngineError) -> Response<Bytes> {
+    let status = match &error {
+        EngineError::NotFound { .. } | EngineError::UnknownInvocation(_) => StatusCode::NOT_FOUND,
+        EngineError::InvalidAwakeable { .. } => StatusCode::BAD_REQUEST,
+        EngineError::ShutDown => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    ingress_error(status, &error.to_string())
+}
+
+fn query_value<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query.split('&').find_map(|pair| {
+        pair.strip_prefix(name)
+            .and_then(|rest| rest.strip_prefix('='))
+    })
+}
+
+/// `500ms`, `10s`, `5m`, `2h`, `1d`, or a bare number of milliseconds.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = &text[digits.len()..];
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("invalid delay `{text}`: expected a number with ms, s, m, h or d"))?;
+    let ms = match unit {
+        "" | "ms" => n,
+        "s" => n * 1000,
+        "m" => n * 60_000,
+        "h" => n * 3_600_000,
+        "d" => n * 86_400_000,
+        other => return Err(format!("invalid delay `{text}`: unknown unit `{other}`")),
+    };
+    Ok(Duration::from_millis(ms))
+}
+
+fn percent_decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let Ok(byte) = u8::from_str_radix(&segment[i + 1..i + 3], 16) {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(
+            parse_duration("1500ms").unwrap(),
+            Duration::from_millis(1500)
+        );
+        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
+        assert_eq!(parse_duration("250").unwrap(), Duration::from_millis(250));
+        assert!(parse_duration("soon").is_err());
+        assert!(
+            parse_duration("3w")
+                .unwrap_err()
+                .contains("unknown unit `w`")
+        );
+    }
+
+    #[test]
+    fn decoding() {
+        assert_eq!(percent_decode("a%2Fb%20c"), "a/b c");
+        assert_eq!(percent_decode("%E2%9C%93"), "✓");
+        assert_eq!(percent_decode("100%"), "100%");
+    }
+}
+
+/// Why the ingress server could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IngressServeError {
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// A non-loopback address without a bearer token.
+    #[error(
+        "refusing to serve the ingress on {0} without a bearer token: bind a loopback address (127.0.0.1), or set one"
+    )]
+    Unprotected(String),
+}
+
+/// The engine's ingress served over HTTP (HTTP/1.1 and HTTP/2 cleartext on one port).
+pub struct IngressServer {
+    engine: Engine,
+    listener: tokio::net::TcpListener,
+    token: Option<String>,
+}
+
+impl IngressServer {
+    /// Binds `addr`. Loopback addresses only, unless [`bearer_token`](Self::bearer_token)
+    /// is set before [`spawn`](Self::spawn).
+    pub async fn bind(engine: Engine, addr: &str) -> Result<Self, IngressServeError> {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .map_err(|source| IngressServeError::Bind {
+                addr: addr.to_owned(),
+                source,
+            })?;
+        Ok(Self {
+            engine,
+            listener,
+            token: None,
+        })
+    }
+
+    /// Requires `authorization: Bearer <token>` on every request.
+    pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves in the background until the engine shuts down or the handle is stopped.
+    pub fn spawn(self) -> Result<crate::serve::RunningServer, IngressServeError> {
+        let addr = self.local_addr();
+        if !addr.ip().is_loopback() && self.token.is_none() {
+            return Err(IngressServeError::Unprotected(addr.to_string()));
+        }
+        let IngressServer {
+            engine,
+            listener,
+            token,
+        } = self;
+        let expected = token.map(|t| format!("Bearer {t}"));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let mut stopped = std::pin::pin!(stopped);
+            loop {
+                let (stream, _) = tokio::select! {
+                    accepted = listener.accept() => match accepted {
+                        Ok(accepted) => accepted,
+                        Err(_) => continue,
+                    },
+                    _ = &mut stopped => break,
+                };
+                let engine = engine.clone();
+                let expected = expected.clone();
+                let service = hyper::service::service_fn(
+                    move |request: http::Request<hyper::body::Incoming>| {
+                        let engine = engine.clone();
+                        let expected = expected.clone();
+                        async move {
+                            let authorized = match &expected {
+                                None => true,
+                                Some(expected) => request
+                                    .headers()
+                                    .get("authorization")
+                                    .and_then(|v| v.to_str().ok())
+                                    .is_some_and(|v| v == expected),
+                            };
+                            if !authorized {
+                                return Ok::<_, std::convert::Infallible>(
+                                    ingress_error(
+                                        StatusCode::UNAUTHORIZED,
+                                        "missing or wrong bearer token",
+                                    )
+                                    .map(http_body_util::Full::new),
+                                );
+                            }
+                            let (parts, body) = request.into_parts();
+                            let body = match http_body_util::BodyExt::collect(body).await {
+                                Ok(collected) => collected.to_bytes(),
+                                Err(e) => {
+                                    return Ok(ingress_error(
+                                        StatusCode::BAD_REQUEST,
+                                        &format!("cannot read the body: {e}"),
+                                    )
+                                    .map(http_body_util::Full::new));
+                                }
+                            };
+                            let response = engine
+                                .handle_ingress(http::Request::from_parts(parts, body))
+                                .await;
+                            Ok(response.map(http_body_util::Full::new))
+                        }
+                    },
+                );
+                tokio::spawn(async move {
+                    let _ = hyper_util::server::conn::auto::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+                });
+            }
+        });
+        Ok(crate::serve::RunningServer::from_parts(addr, stop, task))
+    }
+}
