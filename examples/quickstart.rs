@@ -1,15 +1,22 @@
-//! The tour: serves the generated `hydra.v1` services with restate-sdk, shows what a Restate
-//! server learns from them at registration, then starts a real restate-server (pinned, from
-//! npm, installed into `.tools/` when missing) on free loopback ports, registers the services
-//! and runs the sign-up workflow and a deployment through the generated ingress clients.
+//! The tour, on the embedded engine by default: no server, one SQLite file.
+//!
+//! It binds the generated `hydra.v1` services to the engine, greets, deploys a project and
+//! runs the sign-up workflow through the generated ingress clients. Durable: run it with
+//! `--pause`, kill it (even with `kill -9`) while the workflow waits for its click, run it
+//! again, and the workflow resumes where it was; its user is not created twice, its email not
+//! sent twice.
 //!
 //! ```sh
-//! cargo run --example quickstart                # everything, then stop
-//! cargo run --example quickstart -- --no-server # only serve and show discovery
+//! cargo run --example quickstart                       # embedded engine, file target/quickstart/engine.db
+//! cargo run --example quickstart -- --pause            # stop before the click; kill it, run it again
+//! cargo run --example quickstart -- --restate-server   # the same on a real restate-server (from npm)
+//! RESTATE_INGRESS_URL=http://127.0.0.1:8080 RESTATE_ADMIN_URL=http://127.0.0.1:9070 cargo run --example quickstart
 //! ```
 
+use restate_rs::engine::Engine;
+use restate_rs::ingress::{IngressClient, SendStatus};
 use restate_rs::prelude::*;
-use restate_rs::serve::Server;
+use restate_rs::serve::{RunningServer, Server};
 use restate_rs::testing::RestateServer;
 use restate_rs_examples::proto::hydra::v1::{
     ClickRequest, DeployRequest, DeploymentServiceIngressClient, DeploymentServiceServer,
@@ -17,147 +24,222 @@ use restate_rs_examples::proto::hydra::v1::{
     SignupRequest, SignupWorkflowIngressClient, SignupWorkflowServer,
 };
 use restate_rs_examples::services::{Deployments, Greetings, Outbox, Signups};
+use std::path::PathBuf;
 use std::time::Duration;
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let with_server = !std::env::args().any(|a| a == "--no-server");
-    let outbox = Outbox::default();
-    let endpoint = Endpoint::builder()
+struct Args {
+    restate_server: bool,
+    pause: bool,
+    dir: PathBuf,
+}
+
+fn args() -> Result<Args, String> {
+    let mut args = Args {
+        restate_server: false,
+        pause: false,
+        dir: PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/target/quickstart")),
+    };
+    let mut given = std::env::args().skip(1);
+    while let Some(arg) = given.next() {
+        match arg.as_str() {
+            "--restate-server" => args.restate_server = true,
+            "--pause" => args.pause = true,
+            "--dir" => args.dir = given.next().ok_or("--dir takes a directory")?.into(),
+            "--help" | "-h" => {
+                println!("usage: quickstart [--pause] [--restate-server] [--dir DIR]");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument `{other}` (try --help)")),
+        }
+    }
+    Ok(args)
+}
+
+fn endpoint(outbox: &Outbox) -> Endpoint {
+    Endpoint::builder()
         .bind(DeploymentServiceServer::new(Deployments))
         .bind(SignupWorkflowServer::new(Signups {
             outbox: outbox.clone(),
         }))
         .bind(GreeterServer::new(Greetings))
-        .build();
-    let running = Server::bind(endpoint, "127.0.0.1:0").await?.spawn();
-    println!(
-        "1. Serving the generated hydra.v1 services on {}",
-        running.url()
-    );
+        .build()
+}
 
-    let client = reqwest::Client::builder().http2_prior_knowledge().build()?;
-    let manifest: serde_json::Value = client
-        .get(format!("{}/discover", running.url()))
-        .header("accept", "application/vnd.restate.endpointmanifest.v3+json")
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    println!("\n2. What a Restate server learns when it registers this endpoint:\n");
-    for service in manifest["services"].as_array().into_iter().flatten() {
-        println!(
-            "   {} ({})",
-            service["name"].as_str().unwrap_or("?"),
-            service["ty"].as_str().unwrap_or("?")
-        );
-        for handler in service["handlers"].as_array().into_iter().flatten() {
-            let kind = handler["ty"].as_str().unwrap_or("-");
-            let input = handler["input"]["jsonSchema"]["title"]
-                .as_str()
-                .unwrap_or("?");
-            let output = handler["output"]["jsonSchema"]["title"]
-                .as_str()
-                .unwrap_or("?");
-            println!(
-                "     {:<10} {:<9} {input} -> {output}",
-                handler["name"].as_str().unwrap_or("?"),
-                kind
-            );
-        }
-    }
+/// Keeps whatever runs the services alive while the tour goes on.
+#[allow(dead_code)]
+enum Running {
+    Engine(Engine),
+    Server(Box<Option<RestateServer>>, RunningServer),
+}
 
-    if with_server {
-        println!("\n3. Starting restate-server (installed from npm into .tools/ when missing)");
-        let server = RestateServer::builder()
-            .npm_prefix(concat!(env!("CARGO_MANIFEST_DIR"), "/.tools"))
-            .start()
-            .await?;
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args = args()?;
+    std::fs::create_dir_all(&args.dir)?;
+
+    let external = std::env::var("RESTATE_INGRESS_URL")
+        .ok()
+        .zip(std::env::var("RESTATE_ADMIN_URL").ok());
+    // The embedded engine's state lives in a file, and so do its emails; a server's are its own.
+    let outbox = if args.restate_server || external.is_some() {
+        Outbox::printing()
+    } else {
+        Outbox::in_file(args.dir.join("outbox.txt"))
+    };
+    let (ingress, running) = if args.restate_server || external.is_some() {
+        let server = match &external {
+            Some(_) => None,
+            None => {
+                println!(
+                    "Starting restate-server (installed from npm into .tools/ when missing)..."
+                );
+                Some(
+                    RestateServer::builder()
+                        .npm_prefix(concat!(env!("CARGO_MANIFEST_DIR"), "/.tools"))
+                        .start()
+                        .await?,
+                )
+            }
+        };
+        let (admin, ingress_url) = match (&server, &external) {
+            (Some(s), _) => (s.admin().clone(), s.ingress_url().to_owned()),
+            (None, Some((ingress, admin))) => {
+                (restate_rs::admin::AdminClient::new(admin)?, ingress.clone())
+            }
+            _ => unreachable!(),
+        };
+        let endpoint = Server::bind(endpoint(&outbox), "127.0.0.1:0")
+            .await?
+            .spawn();
+        let deployment = admin.register(&endpoint.url()).await?;
         println!(
-            "   pid {}, admin {}, ingress {}",
-            server.pid(),
-            server.admin_url(),
-            server.ingress_url()
+            "Engine: restate-server; admin {}, ingress {ingress_url}",
+            admin.url()
         );
-        let deployment = server.register(&running.url()).await?;
         println!(
-            "   registered {}: {}",
+            "   registered {} at {}: {}",
             deployment.id,
+            endpoint.url(),
             deployment.services.join(", ")
         );
+        (
+            IngressClient::new(&ingress_url)?,
+            Running::Server(Box::new(server), endpoint),
+        )
+    } else {
+        let db = args.dir.join("engine.db");
+        let engine = Engine::builder(endpoint(&outbox)).open(&db).await?;
+        println!("Engine: embedded, state in {}", db.display());
+        (engine.ingress(), Running::Engine(engine))
+    };
 
-        println!("\n4. Calling through the ingress with the generated clients");
-        let greeting = GreeterIngressClient::new(server.ingress())
-            .greet(GreetRequest {
-                name: "Rust".into(),
-            })
-            .call()
-            .await?;
-        println!("   Greeter/Greet: {}", greeting.message);
+    println!("\nCalls through the generated ingress clients:");
+    let greeting = GreeterIngressClient::new(ingress.clone())
+        .greet(GreetRequest {
+            name: "Rust".into(),
+        })
+        .call()
+        .await?;
+    println!("   Greeter/Greet -> {}", greeting.message);
 
-        let deployments = DeploymentServiceIngressClient::new(server.ingress());
-        let done = deployments
-            .deploy(
-                "project-1",
-                DeployRequest {
-                    image: "registry.local/api:1.0".into(),
-                    ..Default::default()
-                },
-            )
-            .call()
-            .await?;
-        println!(
-            "   DeploymentService/project-1/Deploy: {} in {} durable steps",
-            done.deployment_id,
-            done.steps.len()
-        );
-        let status = deployments
-            .get_status("project-1", GetStatusRequest {})
-            .call()
-            .await?;
-        println!(
-            "   DeploymentService/project-1/GetStatus: {:?}, {} deployment(s)",
-            status.phase(),
-            status.deployments
-        );
+    let deployments = DeploymentServiceIngressClient::new(ingress.clone());
+    let done = deployments
+        .deploy(
+            "project-1",
+            DeployRequest {
+                image: "registry.local/api:1.0".into(),
+                ..Default::default()
+            },
+        )
+        .call()
+        .await?;
+    println!(
+        "   DeploymentService/project-1/Deploy -> {} after {} durable steps",
+        done.deployment_id,
+        done.steps.len()
+    );
+    let status = deployments
+        .get_status("project-1", GetStatusRequest {})
+        .call()
+        .await?;
+    println!(
+        "   DeploymentService/project-1/GetStatus -> {:?}, {} deployment(s) so far",
+        status.phase(),
+        status.deployments
+    );
 
-        let signup = SignupWorkflowIngressClient::new(server.ingress());
-        let email = "ada@example.com";
-        signup
+    println!("\nThe sign-up workflow:");
+    let signup = SignupWorkflowIngressClient::new(ingress.clone());
+    let mut n = 1;
+    let email = loop {
+        let email = format!("user{n}@example.com");
+        let submitted = signup
             .submit(
-                email,
+                email.as_str(),
                 SignupRequest {
-                    name: "Ada".into(),
-                    email: email.into(),
+                    name: format!("User {n}"),
+                    email: email.clone(),
                 },
             )
             .await?;
-        let secret = loop {
-            if let Some(secret) = outbox.secret_for(email) {
-                break secret;
+        match (submitted.status, signup.output(&email).await) {
+            (SendStatus::Accepted, _) => {
+                println!("   {email}: submitted ({})", submitted.invocation_id);
+                break email;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        };
-        let status = signup
-            .get_status(email, GetSignupStatusRequest {})
-            .call()
-            .await?;
+            (
+                SendStatus::PreviouslyAccepted,
+                Err(restate_rs::ingress::IngressError::NotReady { .. }),
+            ) => {
+                println!(
+                    "   {email}: resumed ({}), submitted by an earlier run that stopped before the click",
+                    submitted.invocation_id
+                );
+                break email;
+            }
+            // Finished in an earlier run: take the next id.
+            _ => n += 1,
+        }
+    };
+    let secret = loop {
+        if let Some(secret) = outbox.secret_for(&email) {
+            break secret;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let status = signup
+        .get_status(email.as_str(), GetSignupStatusRequest {})
+        .call()
+        .await?;
+    println!(
+        "   {email}: status \"{}\", waiting for the click",
+        status.status
+    );
+    if args.pause {
         println!(
-            "   SignupWorkflow/{email}: submitted, status \"{}\", waiting for the click",
-            status.status
+            "\n--pause: waiting here. Kill this process (kill -9 {}) and run it again: the workflow resumes.",
+            std::process::id()
         );
-        signup.click(email, ClickRequest { secret }).call().await?;
-        let result = signup.attach(email).await?;
-        println!(
-            "   SignupWorkflow/{email}: clicked; result verified = {}, user {}",
-            result.verified, result.user_id
-        );
-        drop(server);
-        println!("\n5. Stopped restate-server.");
+        std::future::pending::<()>().await;
     }
+    signup
+        .click(email.as_str(), ClickRequest { secret })
+        .call()
+        .await?;
+    let result = signup.attach(&email).await?;
+    println!(
+        "   {email}: clicked -> verified = {}, user {}",
+        result.verified, result.user_id
+    );
+    println!(
+        "   emails sent to {email}: {} (never more than one, however often the program was killed)",
+        outbox.count_for(&email)
+    );
 
-    running.stop().await;
-    println!("Done.");
+    match running {
+        Running::Engine(engine) => engine.shutdown().await,
+        Running::Server(_server, endpoint) => endpoint.stop().await,
+    }
+    println!("\nDone.");
     Ok(())
 }

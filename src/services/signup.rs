@@ -20,6 +20,7 @@ pub struct Signups {
 pub struct Outbox {
     sent: Arc<Mutex<Vec<(String, String)>>>,
     echo: bool,
+    file: Option<std::path::PathBuf>,
 }
 
 impl Outbox {
@@ -31,9 +32,37 @@ impl Outbox {
         }
     }
 
+    /// A printing outbox kept in a file (one `email secret` line per email), so that emails
+    /// sent by an earlier run of the program are still there.
+    pub fn in_file(path: impl Into<std::path::PathBuf>) -> Self {
+        let path = path.into();
+        let sent = std::fs::read_to_string(&path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| line.split_once(' '))
+            .map(|(to, secret)| (to.to_owned(), secret.to_owned()))
+            .collect();
+        Self {
+            sent: Arc::new(Mutex::new(sent)),
+            echo: true,
+            file: Some(path),
+        }
+    }
+
     fn send(&self, email: &str, secret: &str) {
         if self.echo {
-            println!("email to {email}: verify at /verify?secret={secret}");
+            println!("   (mail) to {email}: verify at /verify?secret={secret}");
+        }
+        if let Some(path) = &self.file {
+            use std::io::Write;
+            if let Ok(mut file) = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+            {
+                let _ = writeln!(file, "{email} {secret}");
+                let _ = file.sync_data();
+            }
         }
         self.sent
             .lock()
