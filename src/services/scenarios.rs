@@ -280,3 +280,50 @@ impl crate::proto::scenarios::v1::Flaky for Flaky {
         })
     }
 }
+
+/// `scenarios.v1.Chain`: durable steps whose side effects go to a log file.
+#[derive(Debug, Clone, Default)]
+pub struct Chain {
+    /// Where each step's side effect is recorded (`exec <key> <step>`), and each step seen
+    /// completed by the handler (`done <key> <step>`). Appended and synced line by line.
+    pub log: Option<std::path::PathBuf>,
+}
+
+fn log_line(path: &Option<std::path::PathBuf>, line: &str) {
+    if let Some(path) = path {
+        use std::io::Write;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .expect("the chain log opens");
+        file.write_all(format!("{line}\n").as_bytes())
+            .expect("the chain log is writable");
+        file.sync_data().expect("the chain log syncs");
+    }
+}
+
+impl crate::proto::scenarios::v1::Chain for Chain {
+    async fn run(
+        &self,
+        ctx: ObjectContext<'_>,
+        request: crate::proto::scenarios::v1::ChainRequest,
+    ) -> HandlerResult<crate::proto::scenarios::v1::ChainResult> {
+        let key = ctx.key().to_owned();
+        for step in 0..request.steps {
+            let (log, key_for_step) = (self.log.clone(), key.clone());
+            ctx.run(|| async move {
+                log_line(&log, &format!("exec {key_for_step} {step}"));
+                Ok(())
+            })
+            .name(format!("step {step}"))
+            .await?;
+            log_line(&self.log, &format!("done {key} {step}"));
+            let count = ctx.get::<u32>("count").await?.unwrap_or(0) + 1;
+            ctx.set("count", count);
+        }
+        Ok(crate::proto::scenarios::v1::ChainResult {
+            count: ctx.get::<u32>("count").await?.unwrap_or(0),
+        })
+    }
+}

@@ -709,3 +709,175 @@ impl FlakyIngressClient {
             )
     }
 }
+/// Names of the Restate virtual object `scenarios.v1.Chain` and of its handlers.
+pub mod chain {
+    /// The Restate service name: the fully qualified proto name.
+    pub const SERVICE_NAME: &str = "scenarios.v1.Chain";
+    /// The handler names: the proto method names, exactly.
+    pub mod handler {
+        /// The handler `Run`.
+        pub const RUN: &str = "Run";
+    }
+    #[doc(hidden)]
+    pub static SPEC: ::restate_rs::__codegen::ServiceSpec = ::restate_rs::__codegen::ServiceSpec {
+        name: SERVICE_NAME,
+        kind: ::restate_rs::__codegen::ServiceKind::VirtualObject,
+        documentation: "A chain of durable steps per key, each step's side effect logged to a file, for the crash\ntests: a step whose result was journaled must never run again.",
+        handlers: &[
+            ::restate_rs::__codegen::HandlerSpec {
+                name: handler::RUN,
+                kind: ::restate_rs::__codegen::HandlerKind::Exclusive,
+                documentation: "Runs `steps` durable steps, counting them in state.",
+                input_type: "scenarios.v1.ChainRequest",
+                output_type: "scenarios.v1.ChainResult",
+                input_schema: r##"{"additionalProperties":false,"properties":{"steps":{"type":"integer"}},"title":"scenarios.v1.ChainRequest","type":"object"}"##,
+                output_schema: r##"{"additionalProperties":false,"properties":{"count":{"type":"integer"}},"title":"scenarios.v1.ChainResult","type":"object"}"##,
+                content_type: "application/json",
+            },
+        ],
+    };
+}
+/// A chain of durable steps per key, each step's side effect logged to a file, for the crash
+/// tests: a step whose result was journaled must never run again.
+///
+/// The Restate virtual object `scenarios.v1.Chain`: implement this trait and serve it with [`ChainServer`].
+pub trait Chain: ::core::marker::Send + ::core::marker::Sync + 'static {
+    /// Runs `steps` durable steps, counting them in state.
+    ///
+    /// Exclusive: runs alone for its key and may write state.
+    fn run(
+        &self,
+        ctx: ::restate_rs::prelude::ObjectContext<'_>,
+        request: ChainRequest,
+    ) -> impl ::core::future::Future<
+        Output = ::restate_rs::HandlerResult<ChainResult>,
+    > + ::core::marker::Send;
+}
+/// Serves an implementation of [`Chain`] as the Restate virtual object `scenarios.v1.Chain`.
+///
+/// Bind it into an endpoint: `Endpoint::builder().bind(ChainServer::new(my_impl))`.
+#[allow(deprecated)]
+pub struct ChainServer<T> {
+    service: ::std::sync::Arc<T>,
+}
+#[allow(deprecated)]
+impl<T: Chain> ChainServer<T> {
+    /// Wraps an implementation.
+    pub fn new(service: T) -> Self {
+        Self {
+            service: ::std::sync::Arc::new(service),
+        }
+    }
+    /// Wraps an implementation that is shared with other code.
+    pub fn from_arc(service: ::std::sync::Arc<T>) -> Self {
+        Self { service }
+    }
+    fn dispatch(
+        service: ::std::sync::Arc<T>,
+        invocation: ::restate_rs::__codegen::Invocation,
+    ) -> ::restate_rs::__codegen::BoxFuture<
+        'static,
+        ::restate_rs::__codegen::DispatchResult,
+    > {
+        ::std::boxed::Box::pin(async move {
+            match invocation.handler_name() {
+                chain::handler::RUN => {
+                    let (ctx, request) = invocation
+                        .input::<
+                            ::restate_rs::prelude::ObjectContext<'_>,
+                            ChainRequest,
+                            ::restate_rs::codec::Json,
+                        >()
+                        .await;
+                    let result = service.run(ctx, request).await;
+                    invocation.finish::<ChainResult, ::restate_rs::codec::Json>(result)
+                }
+                _ => invocation.unknown_handler(),
+            }
+        })
+    }
+}
+#[allow(deprecated)]
+impl<T> ::core::clone::Clone for ChainServer<T> {
+    fn clone(&self) -> Self {
+        Self {
+            service: ::std::sync::Arc::clone(&self.service),
+        }
+    }
+}
+#[allow(deprecated)]
+impl<T: Chain> ::restate_rs::__codegen::IntoServiceDefinition for ChainServer<T> {
+    fn into_service_definition(
+        self,
+    ) -> ::restate_rs::restate_sdk::service::ServiceDefinition {
+        ::restate_rs::__codegen::bind(&chain::SPEC, self.service, Self::dispatch)
+    }
+}
+/// Calls the Restate virtual object `scenarios.v1.Chain` from inside a handler: `ctx.object_client::<ChainClient>(key)`.
+pub struct ChainClient<'ctx> {
+    ctx: &'ctx ::restate_rs::__codegen::RawContext,
+    key: ::std::string::String,
+}
+impl<'ctx> ::restate_rs::__codegen::IntoObjectClient<'ctx> for ChainClient<'ctx> {
+    fn create_client(
+        ctx: &'ctx ::restate_rs::__codegen::RawContext,
+        key: ::std::string::String,
+    ) -> Self {
+        Self { ctx, key }
+    }
+}
+#[allow(deprecated)]
+impl<'ctx> ChainClient<'ctx> {
+    /// Calls `Run`: then `.call()`, `.send()` or `.send_after(delay)`.
+    pub fn run(
+        &self,
+        request: ChainRequest,
+    ) -> ::restate_rs::client::Request<
+        'ctx,
+        ChainRequest,
+        ChainResult,
+        ::restate_rs::codec::Json,
+    > {
+        ::restate_rs::__codegen::request(
+            self.ctx,
+            ::restate_rs::__codegen::object_target(
+                chain::SERVICE_NAME,
+                &self.key,
+                chain::handler::RUN,
+            ),
+            request,
+        )
+    }
+}
+/// Calls the Restate virtual object `scenarios.v1.Chain` from an application, through the Restate ingress.
+#[derive(Clone, Debug)]
+pub struct ChainIngressClient {
+    client: ::restate_rs::ingress::IngressClient,
+}
+#[allow(deprecated)]
+impl ChainIngressClient {
+    /// Uses `client` (which knows the ingress URL and credentials) for the calls.
+    pub fn new(client: ::restate_rs::ingress::IngressClient) -> Self {
+        Self { client }
+    }
+    /// `Run` on the object `key`: then `.call()`, `.send()` or `.send_after(delay)`.
+    pub fn run(
+        &self,
+        key: impl ::core::convert::Into<::std::string::String>,
+        request: ChainRequest,
+    ) -> ::restate_rs::ingress::IngressRequest<
+        ChainRequest,
+        ChainResult,
+        ::restate_rs::codec::Json,
+    > {
+        self.client
+            .request(
+                ::restate_rs::ingress::Target::object(
+                    chain::SERVICE_NAME,
+                    key,
+                    chain::handler::RUN,
+                ),
+                request,
+            )
+    }
+}
