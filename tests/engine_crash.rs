@@ -47,7 +47,7 @@ fn kill_9_at_random_points() {
             .spawn()
             .expect("the crash child starts")
     };
-    let mut record_acks = |text: &str, acks: &mut HashMap<String, String>| {
+    let record_acks = |text: &str, acks: &mut HashMap<String, String>| {
         for line in text.lines() {
             if let Some(rest) = line.strip_prefix("ack ") {
                 let (i, id) = rest.split_once(' ').unwrap();
