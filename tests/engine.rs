@@ -6,8 +6,10 @@ use restate_rs::prelude::*;
 use restate_rs_examples::proto::hydra::v1::{
     DeploymentServiceServer, GreeterServer, SignupWorkflowServer,
 };
-use restate_rs_examples::proto::scenarios::v1::{CounterServer, FlakyServer, ProxyServer};
-use restate_rs_examples::services::scenarios::{Counter, Flaky, Probe, Proxy};
+use restate_rs_examples::proto::scenarios::v1::{
+    CounterServer, FlakyServer, ProxyServer, WaiterServer,
+};
+use restate_rs_examples::services::scenarios::{Counter, Flaky, Probe, Proxy, Waiter};
 use restate_rs_examples::services::{Deployments, Greetings, Outbox, Signups};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -30,6 +32,9 @@ fn endpoint(probe: &Probe, outbox: &Outbox) -> Endpoint {
         }))
         .bind(ProxyServer::new(Proxy))
         .bind(FlakyServer::new(Flaky {
+            probe: probe.clone(),
+        }))
+        .bind(WaiterServer::new(Waiter {
             probe: probe.clone(),
         }))
         .build()
@@ -468,4 +473,90 @@ async fn foreign_file_is_refused() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("is not a restate-rs engine database"), "{err}");
+}
+
+#[tokio::test]
+async fn week_long_sleep_suspends_and_finishes_in_virtual_time() {
+    let (probe, outbox) = (Probe::default(), Outbox::default());
+    let clock = ManualClock::new();
+    let engine = Engine::builder(endpoint(&probe, &outbox))
+        .clock(clock.clone())
+        .inactivity_timeout(Duration::from_millis(100))
+        .in_memory()
+        .await
+        .unwrap();
+    let week = 7 * 24 * 3600 * 1000u64;
+    let sleeping = engine
+        .invoke(
+            Target::service("scenarios.v1.Waiter", "Sleep"),
+            json!({"millis": week.to_string()}).to_string(),
+            InvokeOptions::default(),
+        )
+        .await
+        .unwrap();
+    // Past the inactivity timeout the invocation is suspended: no attempt holds resources.
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(engine.output(&sleeping.invocation_id).await.unwrap(), None);
+    let started = Instant::now();
+    clock.advance(Duration::from_millis(week + 1000));
+    let out = tokio::time::timeout(
+        Duration::from_secs(10),
+        engine.attach(&sleeping.invocation_id),
+    )
+    .await
+    .expect("woke up")
+    .unwrap();
+    assert_eq!(json(&out), json!({}));
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn cancellation_ends_a_waiting_invocation() {
+    let env = start().await;
+    let sleeping = env
+        .engine
+        .invoke(
+            Target::service("scenarios.v1.Waiter", "Sleep"),
+            json!({"millis": "3600000"}).to_string(),
+            InvokeOptions::default(),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    env.engine.cancel(&sleeping.invocation_id).await.unwrap();
+    let err = tokio::time::timeout(
+        Duration::from_secs(10),
+        env.engine.attach(&sleeping.invocation_id),
+    )
+    .await
+    .expect("ended")
+    .unwrap_err();
+    assert!(
+        matches!(err, EngineError::Terminal { code: 409, .. }),
+        "{err}"
+    );
+    let err = env.engine.cancel("inv_nope").await.unwrap_err();
+    assert_eq!(err.to_string(), "no invocation inv_nope");
+}
+
+#[tokio::test]
+async fn awakeable_ids_are_checked() {
+    let env = start().await;
+    let err = env
+        .engine
+        .resolve_awakeable("sign_1AAAA", "1")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with("invalid awakeable id `sign_1AAAA`"),
+        "{err}"
+    );
+    let err = env
+        .engine
+        .resolve_awakeable("prom_1xyz", "1")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.starts_with("invalid awakeable id `prom_1xyz`"), "{err}");
 }

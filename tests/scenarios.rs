@@ -13,8 +13,8 @@ use restate_rs_examples::proto::hydra::v1::{
     SignupWorkflowIngressClient, deployment_status::Phase,
 };
 use restate_rs_examples::proto::scenarios::v1::{
-    AddRequest, CounterIngressClient, FanOutRequest, FlakyIngressClient, ProxyIngressClient,
-    ProxyRequest, WorkRequest,
+    AddRequest, AwakeableRequest, CounterIngressClient, FanOutRequest, FlakyIngressClient,
+    ProxyIngressClient, ProxyRequest, SleepRequest, WaiterIngressClient, WorkRequest,
 };
 use std::time::Duration;
 use support::*;
@@ -461,6 +461,60 @@ async fn raw_json_like_curl(env: Env) {
     assert_eq!(second.sequence, 2);
 }
 
+async fn awakeable_resolved_from_outside(env: Env) {
+    let waiter = WaiterIngressClient::new(env.ingress());
+    let call = tokio::spawn(
+        waiter
+            .await_awakeable(AwakeableRequest { tag: "t".into() })
+            .call(),
+    );
+    let id = eventually("the awakeable id", WAIT, || async {
+        env.probe.awakeable("t")
+    })
+    .await;
+    assert!(id.starts_with("sign_1"), "{id}");
+    let http = reqwest::Client::new();
+    let response = http
+        .post(format!(
+            "{}/restate/awakeables/{id}/resolve",
+            env.ingress_url
+        ))
+        .header("content-type", "application/json")
+        .body("\"hello\"")
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+    assert_eq!(call.await.unwrap().unwrap().value, "hello");
+
+    let response = http
+        .post(format!(
+            "{}/restate/awakeables/sign_1notanid/resolve",
+            env.ingress_url
+        ))
+        .header("content-type", "application/json")
+        .body("\"x\"")
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_client_error(), "{}", response.status());
+}
+
+async fn durable_sleep(env: Env) {
+    let waiter = WaiterIngressClient::new(env.ingress());
+    let started = std::time::Instant::now();
+    waiter
+        .sleep(SleepRequest { millis: 700 })
+        .call()
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(700),
+        "woke after {:?}",
+        started.elapsed()
+    );
+}
+
 /// Runs a scenario on restate-server and on the embedded engine, as two tests.
 macro_rules! on_both_engines {
     ($($scenario:ident),* $(,)?) => {
@@ -491,4 +545,6 @@ on_both_engines!(
     terminal_error_reaches_the_caller_and_is_not_retried,
     retryable_error_is_retried_and_completed_steps_do_not_run_again,
     raw_json_like_curl,
+    awakeable_resolved_from_outside,
+    durable_sleep,
 );

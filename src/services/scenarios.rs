@@ -25,6 +25,7 @@ struct ProbeState {
     attempts: HashMap<String, u32>,
     side_effects: HashMap<String, u64>,
     entered: HashMap<String, u64>,
+    awakeables: HashMap<String, String>,
 }
 
 impl Probe {
@@ -85,6 +86,11 @@ impl Probe {
             .get(id)
             .copied()
             .unwrap_or(0)
+    }
+
+    /// The awakeable id that Waiter.AwaitAwakeable published under `tag`.
+    pub fn awakeable(&self, tag: &str) -> Option<String> {
+        self.inner.lock().unwrap().awakeables.get(tag).cloned()
     }
 
     /// Side effects (durable steps that really ran) of Flaky.Work for `id`.
@@ -325,5 +331,40 @@ impl crate::proto::scenarios::v1::Chain for Chain {
         Ok(crate::proto::scenarios::v1::ChainResult {
             count: ctx.get::<u32>("count").await?.unwrap_or(0),
         })
+    }
+}
+
+/// `scenarios.v1.Waiter`.
+#[derive(Debug, Clone, Default)]
+pub struct Waiter {
+    /// Shared with the test.
+    pub probe: Probe,
+}
+
+impl crate::proto::scenarios::v1::Waiter for Waiter {
+    async fn await_awakeable(
+        &self,
+        ctx: Context<'_>,
+        request: crate::proto::scenarios::v1::AwakeableRequest,
+    ) -> HandlerResult<crate::proto::scenarios::v1::AwakeableResult> {
+        let (id, value) = ctx.awakeable::<String>();
+        self.probe
+            .inner
+            .lock()
+            .unwrap()
+            .awakeables
+            .insert(request.tag, id);
+        Ok(crate::proto::scenarios::v1::AwakeableResult {
+            value: value.await?,
+        })
+    }
+
+    async fn sleep(
+        &self,
+        ctx: Context<'_>,
+        request: crate::proto::scenarios::v1::SleepRequest,
+    ) -> HandlerResult<Empty> {
+        ctx.sleep(Duration::from_millis(request.millis)).await?;
+        Ok(Empty {})
     }
 }

@@ -9,8 +9,10 @@ use restate_rs::testing::RestateServer;
 use restate_rs_examples::proto::hydra::v1::{
     DeploymentServiceServer, GreeterServer, SignupWorkflowServer,
 };
-use restate_rs_examples::proto::scenarios::v1::{CounterServer, FlakyServer, ProxyServer};
-use restate_rs_examples::services::scenarios::{Counter, Flaky, Probe, Proxy};
+use restate_rs_examples::proto::scenarios::v1::{
+    CounterServer, FlakyServer, ProxyServer, WaiterServer,
+};
+use restate_rs_examples::services::scenarios::{Counter, Flaky, Probe, Proxy, Waiter};
 use restate_rs_examples::services::{Deployments, Greetings, Outbox, Signups};
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -91,6 +93,9 @@ pub fn endpoint(probe: &Probe, outbox: &Outbox) -> Endpoint {
         }))
         .bind(ProxyServer::new(Proxy))
         .bind(FlakyServer::new(Flaky {
+            probe: probe.clone(),
+        }))
+        .bind(WaiterServer::new(Waiter {
             probe: probe.clone(),
         }))
         .build()

@@ -1046,16 +1046,16 @@ impl Engine {
             invocation
         };
 
-        let body = http_body_util::StreamBody::new(futures::stream::unfold(
-            receiver,
-            |mut rx| async move {
+        // Fused: the endpoint may poll the request body again after it ended.
+        let body = http_body_util::StreamBody::new(futures::StreamExt::fuse(
+            futures::stream::unfold(receiver, |mut rx| async move {
                 rx.recv().await.map(|b| {
                     (
                         Ok::<_, std::convert::Infallible>(http_body::Frame::data(b)),
                         rx,
                     )
                 })
-            },
+            }),
         ));
         let request = http::Request::builder()
             .method("POST")

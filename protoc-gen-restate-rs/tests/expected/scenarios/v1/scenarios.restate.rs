@@ -881,3 +881,238 @@ impl ChainIngressClient {
             )
     }
 }
+/// Names of the Restate service `scenarios.v1.Waiter` and of its handlers.
+pub mod waiter {
+    /// The Restate service name: the fully qualified proto name.
+    pub const SERVICE_NAME: &str = "scenarios.v1.Waiter";
+    /// The handler names: the proto method names, exactly.
+    pub mod handler {
+        /// The handler `AwaitAwakeable`.
+        pub const AWAIT_AWAKEABLE: &str = "AwaitAwakeable";
+        /// The handler `Sleep`.
+        pub const SLEEP: &str = "Sleep";
+    }
+    #[doc(hidden)]
+    pub static SPEC: ::restate_rs::__codegen::ServiceSpec = ::restate_rs::__codegen::ServiceSpec {
+        name: SERVICE_NAME,
+        kind: ::restate_rs::__codegen::ServiceKind::Service,
+        documentation: "Waits for things outside: awakeables resolved from the ingress, durable sleeps.",
+        handlers: &[
+            ::restate_rs::__codegen::HandlerSpec {
+                name: handler::AWAIT_AWAKEABLE,
+                kind: ::restate_rs::__codegen::HandlerKind::Stateless,
+                documentation: "Creates an awakeable, publishes its id under `tag`, and returns what it is resolved with.",
+                input_type: "scenarios.v1.AwakeableRequest",
+                output_type: "scenarios.v1.AwakeableResult",
+                input_schema: r##"{"additionalProperties":false,"properties":{"tag":{"type":"string"}},"title":"scenarios.v1.AwakeableRequest","type":"object"}"##,
+                output_schema: r##"{"additionalProperties":false,"properties":{"value":{"type":"string"}},"title":"scenarios.v1.AwakeableResult","type":"object"}"##,
+                content_type: "application/json",
+            },
+            ::restate_rs::__codegen::HandlerSpec {
+                name: handler::SLEEP,
+                kind: ::restate_rs::__codegen::HandlerKind::Stateless,
+                documentation: "Sleeps durably for `millis`.",
+                input_type: "scenarios.v1.SleepRequest",
+                output_type: "google.protobuf.Empty",
+                input_schema: r##"{"additionalProperties":false,"properties":{"millis":{"pattern":"^-?[0-9]+$","type":["string","integer"]}},"title":"scenarios.v1.SleepRequest","type":"object"}"##,
+                output_schema: r##"{"additionalProperties":false,"title":"google.protobuf.Empty","type":"object"}"##,
+                content_type: "application/json",
+            },
+        ],
+    };
+}
+/// Waits for things outside: awakeables resolved from the ingress, durable sleeps.
+///
+/// The Restate service `scenarios.v1.Waiter`: implement this trait and serve it with [`WaiterServer`].
+pub trait Waiter: ::core::marker::Send + ::core::marker::Sync + 'static {
+    /// Creates an awakeable, publishes its id under `tag`, and returns what it is resolved with.
+    fn await_awakeable(
+        &self,
+        ctx: ::restate_rs::prelude::Context<'_>,
+        request: AwakeableRequest,
+    ) -> impl ::core::future::Future<
+        Output = ::restate_rs::HandlerResult<AwakeableResult>,
+    > + ::core::marker::Send;
+    /// Sleeps durably for `millis`.
+    fn sleep(
+        &self,
+        ctx: ::restate_rs::prelude::Context<'_>,
+        request: SleepRequest,
+    ) -> impl ::core::future::Future<
+        Output = ::restate_rs::HandlerResult<::restate_rs::pbjson_types::Empty>,
+    > + ::core::marker::Send;
+}
+/// Serves an implementation of [`Waiter`] as the Restate service `scenarios.v1.Waiter`.
+///
+/// Bind it into an endpoint: `Endpoint::builder().bind(WaiterServer::new(my_impl))`.
+#[allow(deprecated)]
+pub struct WaiterServer<T> {
+    service: ::std::sync::Arc<T>,
+}
+#[allow(deprecated)]
+impl<T: Waiter> WaiterServer<T> {
+    /// Wraps an implementation.
+    pub fn new(service: T) -> Self {
+        Self {
+            service: ::std::sync::Arc::new(service),
+        }
+    }
+    /// Wraps an implementation that is shared with other code.
+    pub fn from_arc(service: ::std::sync::Arc<T>) -> Self {
+        Self { service }
+    }
+    fn dispatch(
+        service: ::std::sync::Arc<T>,
+        invocation: ::restate_rs::__codegen::Invocation,
+    ) -> ::restate_rs::__codegen::BoxFuture<
+        'static,
+        ::restate_rs::__codegen::DispatchResult,
+    > {
+        ::std::boxed::Box::pin(async move {
+            match invocation.handler_name() {
+                waiter::handler::AWAIT_AWAKEABLE => {
+                    let (ctx, request) = invocation
+                        .input::<
+                            ::restate_rs::prelude::Context<'_>,
+                            AwakeableRequest,
+                            ::restate_rs::codec::Json,
+                        >()
+                        .await;
+                    let result = service.await_awakeable(ctx, request).await;
+                    invocation
+                        .finish::<AwakeableResult, ::restate_rs::codec::Json>(result)
+                }
+                waiter::handler::SLEEP => {
+                    let (ctx, request) = invocation
+                        .input::<
+                            ::restate_rs::prelude::Context<'_>,
+                            SleepRequest,
+                            ::restate_rs::codec::Json,
+                        >()
+                        .await;
+                    let result = service.sleep(ctx, request).await;
+                    invocation
+                        .finish::<
+                            ::restate_rs::pbjson_types::Empty,
+                            ::restate_rs::codec::Json,
+                        >(result)
+                }
+                _ => invocation.unknown_handler(),
+            }
+        })
+    }
+}
+#[allow(deprecated)]
+impl<T> ::core::clone::Clone for WaiterServer<T> {
+    fn clone(&self) -> Self {
+        Self {
+            service: ::std::sync::Arc::clone(&self.service),
+        }
+    }
+}
+#[allow(deprecated)]
+impl<T: Waiter> ::restate_rs::__codegen::IntoServiceDefinition for WaiterServer<T> {
+    fn into_service_definition(
+        self,
+    ) -> ::restate_rs::restate_sdk::service::ServiceDefinition {
+        ::restate_rs::__codegen::bind(&waiter::SPEC, self.service, Self::dispatch)
+    }
+}
+/// Calls the Restate service `scenarios.v1.Waiter` from inside a handler: `ctx.service_client::<WaiterClient>()`.
+pub struct WaiterClient<'ctx> {
+    ctx: &'ctx ::restate_rs::__codegen::RawContext,
+}
+impl<'ctx> ::restate_rs::__codegen::IntoServiceClient<'ctx> for WaiterClient<'ctx> {
+    fn create_client(ctx: &'ctx ::restate_rs::__codegen::RawContext) -> Self {
+        Self { ctx }
+    }
+}
+#[allow(deprecated)]
+impl<'ctx> WaiterClient<'ctx> {
+    /// Calls `AwaitAwakeable`: then `.call()`, `.send()` or `.send_after(delay)`.
+    pub fn await_awakeable(
+        &self,
+        request: AwakeableRequest,
+    ) -> ::restate_rs::client::Request<
+        'ctx,
+        AwakeableRequest,
+        AwakeableResult,
+        ::restate_rs::codec::Json,
+    > {
+        ::restate_rs::__codegen::request(
+            self.ctx,
+            ::restate_rs::__codegen::service_target(
+                waiter::SERVICE_NAME,
+                waiter::handler::AWAIT_AWAKEABLE,
+            ),
+            request,
+        )
+    }
+    /// Calls `Sleep`: then `.call()`, `.send()` or `.send_after(delay)`.
+    pub fn sleep(
+        &self,
+        request: SleepRequest,
+    ) -> ::restate_rs::client::Request<
+        'ctx,
+        SleepRequest,
+        ::restate_rs::pbjson_types::Empty,
+        ::restate_rs::codec::Json,
+    > {
+        ::restate_rs::__codegen::request(
+            self.ctx,
+            ::restate_rs::__codegen::service_target(
+                waiter::SERVICE_NAME,
+                waiter::handler::SLEEP,
+            ),
+            request,
+        )
+    }
+}
+/// Calls the Restate service `scenarios.v1.Waiter` from an application, through the Restate ingress.
+#[derive(Clone, Debug)]
+pub struct WaiterIngressClient {
+    client: ::restate_rs::ingress::IngressClient,
+}
+#[allow(deprecated)]
+impl WaiterIngressClient {
+    /// Uses `client` (which knows the ingress URL and credentials) for the calls.
+    pub fn new(client: ::restate_rs::ingress::IngressClient) -> Self {
+        Self { client }
+    }
+    /// `AwaitAwakeable`: then `.call()`, `.send()` or `.send_after(delay)`.
+    pub fn await_awakeable(
+        &self,
+        request: AwakeableRequest,
+    ) -> ::restate_rs::ingress::IngressRequest<
+        AwakeableRequest,
+        AwakeableResult,
+        ::restate_rs::codec::Json,
+    > {
+        self.client
+            .request(
+                ::restate_rs::ingress::Target::service(
+                    waiter::SERVICE_NAME,
+                    waiter::handler::AWAIT_AWAKEABLE,
+                ),
+                request,
+            )
+    }
+    /// `Sleep`: then `.call()`, `.send()` or `.send_after(delay)`.
+    pub fn sleep(
+        &self,
+        request: SleepRequest,
+    ) -> ::restate_rs::ingress::IngressRequest<
+        SleepRequest,
+        ::restate_rs::pbjson_types::Empty,
+        ::restate_rs::codec::Json,
+    > {
+        self.client
+            .request(
+                ::restate_rs::ingress::Target::service(
+                    waiter::SERVICE_NAME,
+                    waiter::handler::SLEEP,
+                ),
+                request,
+            )
+    }
+}
