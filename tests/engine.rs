@@ -560,3 +560,74 @@ async fn awakeable_ids_are_checked() {
         .to_string();
     assert!(err.starts_with("invalid awakeable id `prom_1xyz`"), "{err}");
 }
+
+#[tokio::test]
+async fn remote_deployment_over_http2() {
+    let (probe, outbox) = (Probe::default(), Outbox::default());
+    let running = restate_rs::serve::Server::bind(endpoint(&probe, &outbox), "127.0.0.1:0")
+        .await
+        .unwrap()
+        .spawn();
+    let engine = Engine::builder_remote(&running.url())
+        .in_memory()
+        .await
+        .unwrap();
+    let out = call(
+        &engine,
+        Target::service("hydra.v1.Greeter", "Greet"),
+        json!({"name": "remote"}),
+    )
+    .await;
+    assert_eq!(out, json!({"message": "Hello, remote!"}));
+    let out = call(
+        &engine,
+        Target::service("scenarios.v1.Proxy", "CallAdd"),
+        json!({"key": "r", "delta": 2}),
+    )
+    .await;
+    assert_eq!(out, json!({"value": "2"}));
+
+    let email = "remote@example.com";
+    let run = engine
+        .invoke(
+            Target::keyed("hydra.v1.SignupWorkflow", email, "Run"),
+            json!({"name": "R", "email": email}).to_string(),
+            InvokeOptions::default(),
+        )
+        .await
+        .unwrap();
+    eventually("the email", || async { outbox.secret_for(email).is_some() }).await;
+    call(
+        &engine,
+        Target::keyed("hydra.v1.SignupWorkflow", email, "Click"),
+        json!({"secret": outbox.secret_for(email).unwrap()}),
+    )
+    .await;
+    assert_eq!(
+        json(&engine.attach(&run.invocation_id).await.unwrap())["verified"],
+        true
+    );
+    engine.shutdown().await;
+
+    let free = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let err = Engine::builder_remote(&format!("http://{free}"))
+        .in_memory()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.starts_with(&format!(
+            "cannot discover the endpoint's services: cannot reach the deployment at http://{free}"
+        )),
+        "{err}"
+    );
+    let err = Engine::builder_remote("https://example.invalid")
+        .in_memory()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("must start with http://"), "{err}");
+}

@@ -29,6 +29,7 @@
 //! retryable errors, terminal errors, idempotency keys, attach and output.
 
 mod clock;
+mod deployment;
 mod ingress;
 pub(crate) mod protocol;
 mod store;
@@ -37,6 +38,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use ingress::{IngressServeError, IngressServer};
 
 use bytes::Bytes;
+use deployment::Deployment;
 use http_body_util::BodyExt;
 use protocol::{Frame, FrameDecoder, pb};
 use restate_sdk::endpoint::Endpoint;
@@ -201,7 +203,7 @@ impl RetryPolicy {
 
 /// Configures and opens an [`Engine`].
 pub struct EngineBuilder {
-    endpoint: Endpoint,
+    deployment: Result<Deployment, String>,
     clock: Arc<dyn Clock>,
     retry: RetryPolicy,
     inactivity_timeout: Duration,
@@ -296,7 +298,9 @@ impl std::fmt::Debug for Engine {
 
 struct Inner {
     store: Store,
-    endpoint: Endpoint,
+    deployment: Deployment,
+    /// The protocol's content type, negotiated at discovery.
+    content_type: String,
     services: HashMap<String, ServiceMeta>,
     clock: Arc<dyn Clock>,
     retry: RetryPolicy,
@@ -431,7 +435,20 @@ impl Engine {
     /// Starts configuring an engine that serves the services bound into `endpoint`.
     pub fn builder(endpoint: Endpoint) -> EngineBuilder {
         EngineBuilder {
-            endpoint,
+            deployment: Ok(Deployment::InProcess(endpoint)),
+            clock: Arc::new(SystemClock),
+            retry: RetryPolicy::default(),
+            inactivity_timeout: Duration::from_secs(60),
+            durable: true,
+        }
+    }
+
+    /// Starts configuring an engine whose handlers run in a deployment reached over HTTP/2
+    /// at `url` (for example a restate-sdk `HttpServer`, or an endpoint of another SDK), as
+    /// restate-server reaches its deployments.
+    pub fn builder_remote(url: &str) -> EngineBuilder {
+        EngineBuilder {
+            deployment: Deployment::remote(url).map_err(|e| e.to_string()),
             clock: Arc::new(SystemClock),
             retry: RetryPolicy::default(),
             inactivity_timeout: Duration::from_secs(60),
@@ -440,11 +457,13 @@ impl Engine {
     }
 
     async fn start(builder: EngineBuilder, store: Store) -> Result<Engine, EngineError> {
-        let services = discover(&builder.endpoint).await?;
+        let deployment = builder.deployment.map_err(EngineError::Discovery)?;
+        let (services, content_type) = discover(&deployment).await?;
         let (shutdown, _) = tokio::sync::watch::channel(false);
         let inner = Arc::new(Inner {
             store,
-            endpoint: builder.endpoint,
+            deployment,
+            content_type,
             services,
             clock: builder.clock,
             retry: builder.retry,
@@ -1051,7 +1070,9 @@ impl Engine {
             futures::stream::unfold(receiver, |mut rx| async move {
                 rx.recv().await.map(|b| {
                     (
-                        Ok::<_, std::convert::Infallible>(http_body::Frame::data(b)),
+                        Ok::<_, Box<dyn std::error::Error + Send + Sync>>(http_body::Frame::data(
+                            b,
+                        )),
                         rx,
                     )
                 })
@@ -1063,11 +1084,17 @@ impl Engine {
                 "/invoke/{}/{}",
                 invocation.service, invocation.handler
             ))
-            .header("content-type", protocol::CONTENT_TYPE_V6)
-            .header("accept", protocol::CONTENT_TYPE_V6)
-            .body(body)
+            .header("content-type", self.inner.content_type.as_str())
+            .header("accept", self.inner.content_type.as_str())
+            .body(BodyExt::boxed_unsync(body))
             .expect("a valid request");
-        let response = self.inner.endpoint.handle(request);
+        let response = match self.inner.deployment.send(request).await {
+            Ok(response) => response,
+            Err(e) => {
+                self.inner.sched.lock().unwrap().running.remove(id);
+                return self.attempt_failed(&invocation, e.to_string(), None).await;
+            }
+        };
         let status = response.status();
         let mut body = response.into_body();
         if !status.is_success() {
@@ -2455,29 +2482,43 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 /// Asks the endpoint for its services, as a Restate server does at registration.
-async fn discover(endpoint: &Endpoint) -> Result<HashMap<String, ServiceMeta>, EngineError> {
+async fn discover(
+    deployment: &Deployment,
+) -> Result<(HashMap<String, ServiceMeta>, String), EngineError> {
     let request = http::Request::builder()
         .method("GET")
         .uri("/discover")
         .header("accept", protocol::DISCOVERY_ACCEPT)
-        .body(http_body_util::Empty::<Bytes>::new())
+        .body(deployment::empty())
         .expect("a valid request");
-    let response = endpoint.handle(request);
+    let response = deployment.send(request).await?;
     let status = response.status();
     let body = response
         .into_body()
         .collect()
         .await
-        .map_err(|e| EngineError::Discovery(e.to_string()))?
+        .map_err(|e| EngineError::Discovery(format!("{}: {e}", deployment.describe())))?
         .to_bytes();
     if !status.is_success() {
         return Err(EngineError::Discovery(format!(
-            "{status}: {}",
+            "{} answered {status}: {}",
+            deployment.describe(),
             String::from_utf8_lossy(&body)
         )));
     }
     let manifest: serde_json::Value =
         serde_json::from_slice(&body).map_err(|e| EngineError::Discovery(e.to_string()))?;
+    // Speak the newest version both sides know; the engine implements V5 and V6.
+    let min = manifest["minProtocolVersion"].as_u64().unwrap_or(5);
+    let max = manifest["maxProtocolVersion"].as_u64().unwrap_or(5);
+    let version = max.min(6);
+    if version < 5 || version < min {
+        return Err(EngineError::Discovery(format!(
+            "{} speaks service protocol versions {min} to {max}; the engine speaks 5 and 6",
+            deployment.describe()
+        )));
+    }
+    let content_type = format!("application/vnd.restate.invocation.v{version}");
     let mut services = HashMap::new();
     for service in manifest["services"].as_array().into_iter().flatten() {
         let name = service["name"].as_str().unwrap_or_default().to_owned();
@@ -2501,5 +2542,5 @@ async fn discover(endpoint: &Endpoint) -> Result<HashMap<String, ServiceMeta>, E
         }
         services.insert(name, ServiceMeta { kind, handlers });
     }
-    Ok(services)
+    Ok((services, content_type))
 }
