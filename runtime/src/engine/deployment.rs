@@ -19,7 +19,7 @@ pub(crate) enum Deployment {
     /// An endpoint in this process, driven through `Endpoint::handle`.
     InProcess(Endpoint),
     /// A deployment at an HTTP URL, over HTTP/2 with prior knowledge.
-    Remote { base: String, client: Client },
+    Remote { base: String, client: Box<Client> },
 }
 
 impl Deployment {
@@ -34,7 +34,10 @@ impl Deployment {
             hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
                 .http2_only(true)
                 .build_http();
-        Ok(Deployment::Remote { base, client })
+        Ok(Deployment::Remote {
+            base,
+            client: Box::new(client),
+        })
     }
 
     /// Sends a request to `path` (like `/invoke/svc/handler`) and returns the response with
@@ -46,10 +49,7 @@ impl Deployment {
         match self {
             Deployment::InProcess(endpoint) => {
                 let response = endpoint.handle(request);
-                Ok(response.map(|body| {
-                    body.map_err(|e| -> Box<dyn std::error::Error + Send + Sync> { e.into() })
-                        .boxed_unsync()
-                }))
+                Ok(response.map(BodyExt::boxed_unsync))
             }
             Deployment::Remote { base, client } => {
                 let (mut parts, body) = request.into_parts();
