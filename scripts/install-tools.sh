@@ -36,3 +36,23 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
 fi
 say "buf $(.tools/node_modules/.bin/buf --version)"
 say "$(.tools/node_modules/@restatedev/restate-server-linux-x64/bin/restate-server --version 2>&1 | head -1)"
+
+# --- interop: the Python service of tests/interop_python.rs -------------------------------
+# A venv at .tools/python with the Restate Python SDK and hypercorn, exact versions in
+# interop/python/requirements.txt; made anew when missing or when that file changes.
+py_stamp=.tools/python/.restate-rs-stamp
+py_want=$(sha256sum interop/python/requirements.txt | cut -d' ' -f1)
+if [ ! -x .tools/python/bin/python ] || [ ! -f "$py_stamp" ] || [ "$(cat "$py_stamp")" != "$py_want" ]; then
+  if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    say "installing python3-venv (Debian)"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null
+  fi
+  say "installing the Python interop service's packages (pip) into .tools/python"
+  rm -rf .tools/python
+  python3 -m venv .tools/python
+  .tools/python/bin/python -m pip install --quiet --disable-pip-version-check --no-input \
+    -r interop/python/requirements.txt
+  echo "$py_want" > "$py_stamp"
+fi
+say "$(.tools/python/bin/python --version), restate-sdk $(.tools/python/bin/python -c 'import importlib.metadata as m; print(m.version("restate-sdk"))')"

@@ -194,7 +194,21 @@ async def greet_via_rust(ctx: restate.Context, payload: dict) -> dict:
     return render_response(answer.get("message", ""), request["visits"] + 1)
 
 
-app = restate.app(services=[greeter])
+restate_app = restate.app(services=[greeter])
+
+
+async def app(scope, receive, send):
+    """The SDK's ASGI app, with the lifespan protocol answered (hypercorn warns otherwise)."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    else:
+        await restate_app(scope, receive, send)
 
 
 def port_from_args() -> int:

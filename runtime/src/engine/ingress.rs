@@ -368,12 +368,78 @@ pub struct IngressServer {
     engine: Engine,
     listener: tokio::net::TcpListener,
     token: Option<String>,
+    admin: bool,
+}
+
+/// The engine's admin API (see [`Engine::handle_admin`]) served over HTTP: the same rules as
+/// [`IngressServer`], loopback unless a bearer token is set.
+pub struct AdminServer(IngressServer);
+
+impl AdminServer {
+    /// Binds `addr`, which must be a loopback address.
+    pub async fn bind(engine: Engine, addr: &str) -> Result<Self, IngressServeError> {
+        let mut server = IngressServer::bind(engine, addr).await?;
+        server.admin = true;
+        Ok(Self(server))
+    }
+
+    /// Binds `addr`, any address, and requires `authorization: Bearer <token>`.
+    pub async fn bind_with_token(
+        engine: Engine,
+        addr: &str,
+        token: impl Into<String>,
+    ) -> Result<Self, IngressServeError> {
+        let mut server = IngressServer::bind_with_token(engine, addr, token).await?;
+        server.admin = true;
+        Ok(Self(server))
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.0.local_addr()
+    }
+
+    /// Serves in the background.
+    pub fn spawn(self) -> Result<crate::serve::RunningServer, IngressServeError> {
+        self.0.spawn()
+    }
 }
 
 impl IngressServer {
-    /// Binds `addr`. Loopback addresses only, unless [`bearer_token`](Self::bearer_token)
-    /// is set before [`spawn`](Self::spawn).
+    /// Binds `addr`, which must be a loopback address (`127.0.0.1:8080`, `[::1]:8080`,
+    /// `localhost:8080`); anything else needs [`bind_with_token`](Self::bind_with_token).
     pub async fn bind(engine: Engine, addr: &str) -> Result<Self, IngressServeError> {
+        Self::bind_inner(engine, addr, None).await
+    }
+
+    /// Binds `addr`, any address, and requires `authorization: Bearer <token>` on every
+    /// request.
+    pub async fn bind_with_token(
+        engine: Engine,
+        addr: &str,
+        token: impl Into<String>,
+    ) -> Result<Self, IngressServeError> {
+        Self::bind_inner(engine, addr, Some(token.into())).await
+    }
+
+    async fn bind_inner(
+        engine: Engine,
+        addr: &str,
+        token: Option<String>,
+    ) -> Result<Self, IngressServeError> {
+        // Refuse before binding anything: resolve the address and check every candidate.
+        if token.is_none() {
+            let resolved: Vec<std::net::SocketAddr> = tokio::net::lookup_host(addr)
+                .await
+                .map_err(|source| IngressServeError::Bind {
+                    addr: addr.to_owned(),
+                    source,
+                })?
+                .collect();
+            if resolved.is_empty() || resolved.iter().any(|a| !a.ip().is_loopback()) {
+                return Err(IngressServeError::Unprotected(addr.to_owned()));
+            }
+        }
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .map_err(|source| IngressServeError::Bind {
@@ -383,14 +449,9 @@ impl IngressServer {
         Ok(Self {
             engine,
             listener,
-            token: None,
+            token,
+            admin: false,
         })
-    }
-
-    /// Requires `authorization: Bearer <token>` on every request.
-    pub fn bearer_token(mut self, token: impl Into<String>) -> Self {
-        self.token = Some(token.into());
-        self
     }
 
     /// The bound address.
@@ -403,13 +464,11 @@ impl IngressServer {
     /// Serves in the background until the engine shuts down or the handle is stopped.
     pub fn spawn(self) -> Result<crate::serve::RunningServer, IngressServeError> {
         let addr = self.local_addr();
-        if !addr.ip().is_loopback() && self.token.is_none() {
-            return Err(IngressServeError::Unprotected(addr.to_string()));
-        }
         let IngressServer {
             engine,
             listener,
             token,
+            admin,
         } = self;
         let expected = token.map(|t| format!("Bearer {t}"));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -458,9 +517,12 @@ impl IngressServer {
                                     .map(http_body_util::Full::new));
                                 }
                             };
-                            let response = engine
-                                .handle_ingress(http::Request::from_parts(parts, body))
-                                .await;
+                            let request = http::Request::from_parts(parts, body);
+                            let response = if admin {
+                                engine.handle_admin(request).await
+                            } else {
+                                engine.handle_ingress(request).await
+                            };
                             Ok(response.map(http_body_util::Full::new))
                         }
                     },

@@ -28,14 +28,16 @@
 //! promises, awakeables and signals, cancellation, retries with exponential backoff for
 //! retryable errors, terminal errors, idempotency keys, attach and output.
 
+mod admin;
 mod clock;
 mod deployment;
 mod ingress;
 pub(crate) mod protocol;
 mod store;
 
+pub use admin::{InvocationDetails, InvocationSummary, JournalEntry, ServiceInfo};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use ingress::{IngressServeError, IngressServer};
+pub use ingress::{AdminServer, IngressServeError, IngressServer};
 
 use bytes::Bytes;
 use deployment::Deployment;

@@ -1,0 +1,346 @@
+//! What users inspect and do most, like restate-server's admin API: services and handlers,
+//! invocations with their status, one invocation with its journal and state, cancel and kill.
+//! Available as methods, and over HTTP with [`AdminServer`]:
+//!
+//! | request | answer |
+//! | --- | --- |
+//! | `GET /services` | `{"services": [{"name", "ty", "handlers": [{"name", "ty"}]}]}` |
+//! | `GET /services/{name}` | one service |
+//! | `GET /invocations[?status=running&service=...]` | `{"invocations": [...]}` |
+//! | `GET /invocations/{id}` | the invocation, its journal and its key's state |
+//! | `PATCH /invocations/{id}/cancel`, `DELETE /invocations/{id}?mode=cancel` | 202 |
+//! | `PATCH /invocations/{id}/kill`, `DELETE /invocations/{id}?mode=kill` | 202 |
+//! | `GET /health` | 200 |
+
+use super::{Engine, EngineError, HandlerKind, ServiceKind, protocol, read_invocation};
+use bytes::Bytes;
+use http::{HeaderValue, Method, Response, StatusCode};
+use rusqlite::params;
+use serde::Serialize;
+use serde_json::json;
+
+/// An invocation as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvocationSummary {
+    /// Its id.
+    pub id: String,
+    /// `service/handler` or `service/key/handler`.
+    pub target: String,
+    /// `pending`, `scheduled`, `inboxed`, `running`, `suspended`, `backoff` or `completed`.
+    pub status: String,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// The last failure of an attempt, if any.
+    pub last_error: Option<String>,
+    /// For completed invocations: `succeeded`, or the terminal failure.
+    pub outcome: Option<String>,
+    /// When it was accepted, milliseconds since the Unix epoch.
+    pub created_at: i64,
+}
+
+/// One journal entry, described.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JournalEntry {
+    /// Its index.
+    pub index: u32,
+    /// The protocol message type, e.g. `RunCommand`.
+    pub kind: String,
+    /// The entry's name, where the handler gave one (`ctx.run(...).name("...")`).
+    pub name: Option<String>,
+}
+
+/// An invocation with its journal and its key's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InvocationDetails {
+    /// The summary.
+    #[serde(flatten)]
+    pub summary: InvocationSummary,
+    /// The journal, in order.
+    pub journal: Vec<JournalEntry>,
+    /// The state of its key (objects and workflows), names and UTF-8 values.
+    pub state: Vec<(String, String)>,
+}
+
+/// A bound service and its handlers, with kinds as restate-server names them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceInfo {
+    /// The service name.
+    pub name: String,
+    /// `Service`, `VirtualObject` or `Workflow`.
+    pub ty: String,
+    /// Handler names and kinds (`Exclusive`, `Shared`, `Workflow`, or none).
+    pub handlers: Vec<(String, Option<String>)>,
+}
+
+fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InvocationSummary> {
+    let (service, key, handler): (String, String, String) = (r.get(1)?, r.get(2)?, r.get(3)?);
+    let status: String = r.get(4)?;
+    let code: Option<i64> = r.get(7)?;
+    let message: Option<String> = r.get(8)?;
+    Ok(InvocationSummary {
+        id: r.get(0)?,
+        target: if key.is_empty() {
+            format!("{service}/{handler}")
+        } else {
+            format!("{service}/{key}/{handler}")
+        },
+        outcome: (status == "completed").then(|| match code {
+            Some(code) => format!("failed [{code}] {}", message.unwrap_or_default()),
+            None => "succeeded".to_owned(),
+        }),
+        status,
+        attempts: r.get::<_, i64>(5)? as u32,
+        last_error: r.get(6)?,
+        created_at: r.get(9)?,
+    })
+}
+
+const SUMMARY_COLUMNS: &str = "id, service, key, handler, status, attempts, last_error, failure_code, failure_message, created_at";
+
+impl Engine {
+    /// The bound services and their handlers.
+    pub fn services(&self) -> Vec<ServiceInfo> {
+        let mut services: Vec<ServiceInfo> = self
+            .inner
+            .services
+            .iter()
+            .map(|(name, meta)| {
+                let mut handlers: Vec<(String, Option<String>)> = meta
+                    .handlers
+                    .iter()
+                    .map(|(h, kind)| {
+                        let ty = match kind {
+                            HandlerKind::Stateless => None,
+                            HandlerKind::Exclusive => Some("Exclusive"),
+                            HandlerKind::Shared => Some("Shared"),
+                            HandlerKind::WorkflowRun => Some("Workflow"),
+                        };
+                        (h.clone(), ty.map(str::to_owned))
+                    })
+                    .collect();
+                handlers.sort();
+                ServiceInfo {
+                    name: name.clone(),
+                    ty: match meta.kind {
+                        ServiceKind::Service => "Service",
+                        ServiceKind::Object => "VirtualObject",
+                        ServiceKind::Workflow => "Workflow",
+                    }
+                    .to_owned(),
+                    handlers,
+                }
+            })
+            .collect();
+        services.sort_by(|a, b| a.name.cmp(&b.name));
+        services
+    }
+
+    /// Invocations, newest first, optionally only those with `status` or of `service`;
+    /// at most `limit`.
+    pub async fn invocations(
+        &self,
+        status: Option<&str>,
+        service: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<InvocationSummary>, EngineError> {
+        let (status, service) = (status.map(str::to_owned), service.map(str::to_owned));
+        Ok(self
+            .inner
+            .store
+            .run(move |tx| {
+                let sql = format!(
+                    "SELECT {SUMMARY_COLUMNS} FROM invocations WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR service = ?2) ORDER BY seq DESC LIMIT ?3"
+                );
+                let mut stmt = tx.prepare(&sql)?;
+                let rows = stmt
+                    .query_map(params![status, service, limit as i64], summary_from_row)?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(rows)
+            })
+            .await?)
+    }
+
+    /// One invocation with its journal and the state of its key.
+    pub async fn describe(&self, invocation_id: &str) -> Result<InvocationDetails, EngineError> {
+        let id = invocation_id.to_owned();
+        let found = self
+            .inner
+            .store
+            .run(move |tx| {
+                let sql = format!("SELECT {SUMMARY_COLUMNS} FROM invocations WHERE id = ?1");
+                let Some(summary) = rusqlite::OptionalExtension::optional(tx.query_row(&sql, [&id], summary_from_row))? else {
+                    return Ok(None);
+                };
+                let mut stmt = tx.prepare("SELECT idx, ty, payload FROM journal WHERE invocation_id = ?1 ORDER BY idx")?;
+                let journal = stmt
+                    .query_map([&id], |r| {
+                        let ty = r.get::<_, i64>(1)? as u16;
+                        let payload: Vec<u8> = r.get(2)?;
+                        Ok(JournalEntry {
+                            index: r.get::<_, i64>(0)? as u32,
+                            kind: protocol::type_name(ty).to_owned(),
+                            name: entry_name(ty, &payload),
+                        })
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                let invocation = read_invocation(tx, &id)?;
+                let state = match invocation {
+                    Some(inv) if !inv.key.is_empty() => {
+                        let mut stmt = tx.prepare("SELECT name, value FROM state WHERE service = ?1 AND key = ?2 ORDER BY name")?;
+                        stmt.query_map(params![inv.service, inv.key], |r| {
+                            Ok((
+                                String::from_utf8_lossy(&r.get::<_, Vec<u8>>(0)?).into_owned(),
+                                String::from_utf8_lossy(&r.get::<_, Vec<u8>>(1)?).into_owned(),
+                            ))
+                        })?
+                        .collect::<rusqlite::Result<Vec<_>>>()?
+                    }
+                    _ => Vec::new(),
+                };
+                Ok(Some(InvocationDetails { summary, journal, state }))
+            })
+            .await?;
+        found.ok_or_else(|| EngineError::UnknownInvocation(invocation_id.to_owned()))
+    }
+
+    /// Kills an invocation: it ends at once with a terminal error 409 ("killed"), without
+    /// running anything more; callers and attached clients see that error.
+    pub async fn kill(&self, invocation_id: &str) -> Result<(), EngineError> {
+        let id = invocation_id.to_owned();
+        let invocation = self
+            .inner
+            .store
+            .run(move |tx| {
+                let invocation = read_invocation(tx, &id)?;
+                if invocation.as_ref().is_some_and(|i| i.status != "completed") {
+                    tx.execute(
+                        "UPDATE invocations SET failure_code = 409, failure_message = 'killed', result_value = NULL WHERE id = ?1",
+                        [&id],
+                    )?;
+                    tx.execute("DELETE FROM timers WHERE invocation_id = ?1", [&id])?;
+                }
+                Ok(invocation)
+            })
+            .await?;
+        let invocation =
+            invocation.ok_or_else(|| EngineError::UnknownInvocation(invocation_id.to_owned()))?;
+        if invocation.status == "completed" {
+            return Ok(());
+        }
+        // Drop its attempt, if one is in flight.
+        self.inner
+            .sched
+            .lock()
+            .unwrap()
+            .running
+            .remove(invocation_id);
+        self.finish(&invocation).await
+    }
+}
+
+/// The `name` field (12) of a command, if it has one.
+fn entry_name(ty: u16, payload: &[u8]) -> Option<String> {
+    if !protocol::is_command(ty) {
+        return None;
+    }
+    #[derive(Clone, PartialEq, prost::Message)]
+    struct Named {
+        #[prost(string, tag = "12")]
+        name: String,
+    }
+    let named: Named = prost::Message::decode(payload).ok()?;
+    (!named.name.is_empty()).then_some(named.name)
+}
+
+impl Engine {
+    /// Answers one admin request.
+    pub async fn handle_admin(&self, request: http::Request<Bytes>) -> Response<Bytes> {
+        let path = request.uri().path().to_owned();
+        let query = request.uri().query().unwrap_or("").to_owned();
+        let param = |name: &str| {
+            query
+                .split('&')
+                .find_map(|pair| {
+                    pair.strip_prefix(name)
+                        .and_then(|rest| rest.strip_prefix('='))
+                })
+                .map(str::to_owned)
+        };
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        let result: Result<Response<Bytes>, EngineError> =
+            match (request.method().clone(), segments.as_slice()) {
+                (Method::GET, ["health"]) => Ok(json_ok(StatusCode::OK, json!({}))),
+                (Method::GET, ["services"]) => Ok(json_ok(
+                    StatusCode::OK,
+                    json!({ "services": self.services() }),
+                )),
+                (Method::GET, ["services", name]) => {
+                    match self.services().into_iter().find(|s| s.name == *name) {
+                        Some(service) => Ok(json_ok(StatusCode::OK, json!(service))),
+                        None => Ok(error(
+                            StatusCode::NOT_FOUND,
+                            &format!("no service `{name}`"),
+                        )),
+                    }
+                }
+                (Method::GET, ["invocations"]) => {
+                    let limit = param("limit").and_then(|l| l.parse().ok()).unwrap_or(100);
+                    self.invocations(
+                        param("status").as_deref(),
+                        param("service").as_deref(),
+                        limit,
+                    )
+                    .await
+                    .map(|list| json_ok(StatusCode::OK, json!({ "invocations": list })))
+                }
+                (Method::GET, ["invocations", id]) => self
+                    .describe(id)
+                    .await
+                    .map(|d| json_ok(StatusCode::OK, json!(d))),
+                (Method::PATCH, ["invocations", id, "cancel"]) => {
+                    self.cancel(id).await.map(|()| accepted())
+                }
+                (Method::PATCH, ["invocations", id, "kill"]) => {
+                    self.kill(id).await.map(|()| accepted())
+                }
+                (Method::DELETE, ["invocations", id]) => match param("mode").as_deref() {
+                    Some("kill") => self.kill(id).await.map(|()| accepted()),
+                    None | Some("cancel") => self.cancel(id).await.map(|()| accepted()),
+                    Some(other) => Ok(error(
+                        StatusCode::BAD_REQUEST,
+                        &format!("unknown mode `{other}`: use cancel or kill"),
+                    )),
+                },
+                (method, _) => Ok(error(
+                    StatusCode::NOT_FOUND,
+                    &format!("no admin route for {method} {path}"),
+                )),
+            };
+        result.unwrap_or_else(|e| match e {
+            EngineError::UnknownInvocation(_) | EngineError::NotFound { .. } => {
+                error(StatusCode::NOT_FOUND, &e.to_string())
+            }
+            other => error(StatusCode::INTERNAL_SERVER_ERROR, &other.to_string()),
+        })
+    }
+}
+
+fn json_ok(status: StatusCode, body: serde_json::Value) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::from(body.to_string()));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
+    response
+}
+
+fn accepted() -> Response<Bytes> {
+    json_ok(StatusCode::ACCEPTED, json!({}))
+}
+
+fn error(status: StatusCode, message: &str) -> Response<Bytes> {
+    json_ok(status, json!({ "message": message }))
+}

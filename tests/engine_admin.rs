@@ -1,0 +1,212 @@
+//! The embedded engine's admin surface: over HTTP, from the `restate-rs` command line, and
+//! the rules for exposing the ingress (loopback, or a bearer token).
+
+use restate_rs::engine::{
+    AdminServer, Engine, EngineError, IngressServeError, IngressServer, InvokeOptions, Target,
+};
+use restate_rs::prelude::*;
+use restate_rs_examples::proto::scenarios::v1::{CounterServer, WaiterServer};
+use restate_rs_examples::services::scenarios::{Counter, Probe, Waiter};
+use serde_json::json;
+use std::process::Command;
+use std::time::Duration;
+
+const CLI: &str = env!("CARGO_BIN_EXE_restate-rs");
+
+async fn engine() -> Engine {
+    let probe = Probe::default();
+    let endpoint = Endpoint::builder()
+        .bind(CounterServer::new(Counter {
+            probe: probe.clone(),
+        }))
+        .bind(WaiterServer::new(Waiter { probe }))
+        .build();
+    Engine::builder(endpoint).in_memory().await.unwrap()
+}
+
+fn cli(url: &str, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(CLI)
+        .args(["admin", "--url", url])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn inspect_cancel_and_kill() {
+    let engine = engine().await;
+    let admin = AdminServer::bind(engine.clone(), "127.0.0.1:0")
+        .await
+        .unwrap()
+        .spawn()
+        .unwrap();
+    let url = admin.url();
+
+    engine
+        .call(
+            Target::keyed("scenarios.v1.Counter", "c", "Add"),
+            json!({"delta": 4}).to_string(),
+        )
+        .await
+        .unwrap();
+    let sleeper = engine
+        .invoke(
+            Target::service("scenarios.v1.Waiter", "Sleep"),
+            json!({"millis": "3600000"}).to_string(),
+            InvokeOptions::default(),
+        )
+        .await
+        .unwrap();
+    let doomed = engine
+        .invoke(
+            Target::service("scenarios.v1.Waiter", "Sleep"),
+            json!({"millis": "3600000"}).to_string(),
+            InvokeOptions::default(),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+
+    let (url2, id) = (url.clone(), sleeper.invocation_id.clone());
+    let (ok, out, err) = tokio::task::spawn_blocking(move || cli(&url2, &["services"]))
+        .await
+        .unwrap();
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("scenarios.v1.Counter (VirtualObject)"),
+        "{out}"
+    );
+    assert!(out.contains("Get                      Shared"), "{out}");
+
+    let url2 = url.clone();
+    let (ok, out, _) = tokio::task::spawn_blocking(move || cli(&url2, &["invocations"]))
+        .await
+        .unwrap();
+    assert!(ok);
+    assert!(
+        out.contains("completed  scenarios.v1.Counter/c/Add  succeeded"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("{id}  running    scenarios.v1.Waiter/Sleep")),
+        "{out}"
+    );
+
+    let url2 = url.clone();
+    let id2 = id.clone();
+    let (ok, out, _) = tokio::task::spawn_blocking(move || cli(&url2, &["describe", &id2]))
+        .await
+        .unwrap();
+    assert!(ok);
+    assert!(
+        out.contains("  0 InputCommand") && out.contains("  1 SleepCommand"),
+        "{out}"
+    );
+
+    let counter = engine
+        .invocations(Some("completed"), Some("scenarios.v1.Counter"), 10)
+        .await
+        .unwrap();
+    let details = engine.describe(&counter[0].id).await.unwrap();
+    assert_eq!(details.state, vec![("value".to_owned(), "4".to_owned())]);
+    assert!(
+        details.journal.iter().any(|e| e.kind == "SetStateCommand"),
+        "{:?}",
+        details.journal
+    );
+
+    // Cancel: the handler sees it and ends with 409; kill: it ends at once.
+    let url2 = url.clone();
+    let (ok, out, _) = tokio::task::spawn_blocking(move || cli(&url2, &["cancel", &id]))
+        .await
+        .unwrap();
+    assert!(ok, "{out}");
+    let err = engine.attach(&sleeper.invocation_id).await.unwrap_err();
+    assert!(
+        matches!(err, EngineError::Terminal { code: 409, .. }),
+        "{err}"
+    );
+    let url2 = url.clone();
+    let doomed_id = doomed.invocation_id.clone();
+    let (ok, _, _) = tokio::task::spawn_blocking(move || cli(&url2, &["kill", &doomed_id]))
+        .await
+        .unwrap();
+    assert!(ok);
+    let err = engine.attach(&doomed.invocation_id).await.unwrap_err();
+    assert_eq!(err.to_string(), "terminal error 409: killed");
+
+    let url2 = url.clone();
+    let (ok, _, err) = tokio::task::spawn_blocking(move || cli(&url2, &["describe", "inv_nope"]))
+        .await
+        .unwrap();
+    assert!(!ok);
+    assert!(
+        err.contains("answered 404 Not Found: no invocation inv_nope"),
+        "{err}"
+    );
+    let (ok, _, err) = tokio::task::spawn_blocking(|| cli("http://127.0.0.1:1", &["services"]))
+        .await
+        .unwrap();
+    assert!(!ok);
+    assert!(
+        err.starts_with("restate-rs: cannot reach the admin API at http://127.0.0.1:1"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn exposure_needs_loopback_or_a_token() {
+    let engine = engine().await;
+    let err = IngressServer::bind(engine.clone(), "0.0.0.0:0")
+        .await
+        .err()
+        .expect("refused");
+    assert!(matches!(err, IngressServeError::Unprotected(_)));
+    assert_eq!(
+        err.to_string(),
+        "refusing to serve the ingress on 0.0.0.0:0 without a bearer token: bind a loopback address (127.0.0.1), or set one"
+    );
+    assert!(
+        AdminServer::bind(engine.clone(), "0.0.0.0:0")
+            .await
+            .is_err()
+    );
+
+    // With a token (bound to loopback here): every request must carry it.
+    let ingress = IngressServer::bind_with_token(engine.clone(), "127.0.0.1:0", "s3cret")
+        .await
+        .unwrap()
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::new();
+    let url = format!("{}/scenarios.v1.Counter/t/Add", ingress.url());
+    let denied = http
+        .post(&url)
+        .body(r#"{"delta": 1}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 401);
+    let wrong = http
+        .post(&url)
+        .bearer_auth("nope")
+        .body(r#"{"delta": 1}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let allowed = http
+        .post(&url)
+        .bearer_auth("s3cret")
+        .body(r#"{"delta": 1}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 200);
+    assert_eq!(allowed.text().await.unwrap(), r#"{"value":"1"}"#);
+}
