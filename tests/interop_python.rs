@@ -285,6 +285,23 @@ async fn python_sdk_service_and_rust_services_call_each_other() {
         .await
         .unwrap_or_else(|e| panic!("registering the Python service: {e}\n{}", python.log()));
     assert_eq!(deployment.services, vec![PY_GREETER.to_owned()]);
+    // The server talks to it over HTTP/2 (h2c), bidirectional streaming.
+    let described: Value = reqwest::get(format!(
+        "{}/deployments/{}",
+        server.admin_url(),
+        deployment.id
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(described["http_version"], "HTTP/2.0", "{described}");
+    assert_eq!(described["protocol_type"], "BidiStream", "{described}");
+    assert_eq!(
+        described["sdk_version"], "restate-sdk-python/1.3.0",
+        "{described}"
+    );
 
     let ingress = server.ingress();
 

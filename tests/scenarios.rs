@@ -515,6 +515,44 @@ async fn durable_sleep(env: Env) {
     );
 }
 
+async fn cancel_and_kill_through_the_admin_api(env: Env) {
+    let waiter = WaiterIngressClient::new(env.ingress());
+    let admin = restate_rs::admin::AdminClient::new(&env.admin_url).unwrap();
+    let sleeping = waiter
+        .sleep(SleepRequest { millis: 3_600_000 })
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    admin.cancel(&sleeping.invocation_id).await.unwrap();
+    let err = env
+        .ingress()
+        .attach::<restate_rs::pbjson_types::Empty, restate_rs::codec::Json>(&sleeping.invocation_id)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(409), "{err}");
+
+    let doomed = waiter
+        .sleep(SleepRequest { millis: 3_600_000 })
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    admin.kill(&doomed.invocation_id).await.unwrap();
+    let err = env
+        .ingress()
+        .attach::<restate_rs::pbjson_types::Empty, restate_rs::codec::Json>(&doomed.invocation_id)
+        .await
+        .unwrap_err();
+    assert!(err.is_terminal(), "{err}");
+
+    let err = admin.cancel("inv_1nope").await.unwrap_err();
+    assert!(
+        matches!(err, restate_rs::admin::AdminError::Refused { .. }),
+        "{err}"
+    );
+}
+
 /// Runs a scenario on restate-server and on the embedded engine, as two tests.
 macro_rules! on_both_engines {
     ($($scenario:ident),* $(,)?) => {
@@ -547,4 +585,5 @@ on_both_engines!(
     raw_json_like_curl,
     awakeable_resolved_from_outside,
     durable_sleep,
+    cancel_and_kill_through_the_admin_api,
 );

@@ -36,6 +36,8 @@ pub struct Env {
     pub engine: Option<restate_rs::engine::Engine>,
     /// The ingress over HTTP (restate-server's, or the embedded engine's).
     pub ingress_url: String,
+    /// The admin API over HTTP (restate-server's, or the embedded engine's).
+    pub admin_url: String,
     pub probe: Probe,
     pub outbox: Outbox,
     _servers: Vec<RunningServer>,
@@ -67,14 +69,20 @@ pub async fn start_on(kind: Kind) -> Env {
                 .unwrap()
                 .spawn()
                 .unwrap();
+            let admin = restate_rs::engine::AdminServer::bind(engine.clone(), "127.0.0.1:0")
+                .await
+                .unwrap()
+                .spawn()
+                .unwrap();
             Env {
                 kind,
                 server: None,
                 engine: Some(engine),
                 ingress_url: ingress.url(),
+                admin_url: admin.url(),
                 probe,
                 outbox,
-                _servers: vec![ingress],
+                _servers: vec![ingress, admin],
             }
         }
     }
@@ -120,6 +128,7 @@ pub async fn start() -> Env {
     Env {
         kind: Kind::RestateServer,
         ingress_url: server.ingress_url().to_owned(),
+        admin_url: server.admin_url().to_owned(),
         server: Some(server),
         engine: None,
         probe,
