@@ -14,6 +14,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .default_stubs(false)
         .compile_protos(&protos, &["proto"])?;
 
+    // The contract shared with the Python service of the interop test.
+    protoc_gen_restate_rs::configure().compile_protos(
+        &["interop/proto/interop/v1/interop.proto"],
+        &["interop/proto", "proto"],
+    )?;
+
     let out_dir = std::env::var("OUT_DIR")?;
     protoc_gen_restate_rs::configure()
         .encoding(protoc_gen_restate_rs::Encoding::Binary)

@@ -18,6 +18,14 @@ pub mod proto {
             restate_rs::include_proto!("hydra.v1");
         }
     }
+    /// `interop.v1`: the contract shared with a service written with the Python SDK.
+    pub mod interop {
+        /// `interop.v1`
+        pub mod v1 {
+            #![allow(missing_docs)]
+            restate_rs::include_proto!("interop.v1");
+        }
+    }
     /// `scenarios.v1`: services the end-to-end scenarios drive.
     pub mod scenarios {
         /// `scenarios.v1`

@@ -631,3 +631,29 @@ async fn remote_deployment_over_http2() {
         .to_string();
     assert!(err.contains("must start with http://"), "{err}");
 }
+
+#[tokio::test]
+async fn nondeterminism_is_detected_and_reported() {
+    let env = start().await;
+    let submitted = env
+        .engine
+        .invoke(
+            Target::service("scenarios.v1.Flaky", "Work"),
+            json!({"id": "nd", "nondeterministic": true}).to_string(),
+            InvokeOptions::default(),
+        )
+        .await
+        .unwrap();
+    eventually("the journal mismatch to be reported", || async {
+        let details = env.engine.describe(&submitted.invocation_id).await.unwrap();
+        details
+            .summary
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("[570]"))
+    })
+    .await;
+    // The changed step never ran: the engine refused the new code's journal, not the old one's.
+    assert_eq!(env.probe.side_effects("nd"), 1);
+    env.engine.kill(&submitted.invocation_id).await.unwrap();
+}

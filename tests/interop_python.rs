@@ -315,6 +315,32 @@ async fn python_sdk_service_and_rust_services_call_each_other() {
         .unwrap();
     assert_eq!(hello.message, "Hello, Rust!");
 
+    // Our generated client for the shared contract, calling the Python service.
+    {
+        use restate_rs_examples::proto::interop::v1 as contract;
+        let py = contract::PyGreeterIngressClient::new(ingress.clone());
+        let reply = py
+            .greet(contract::PyGreetRequest {
+                user_name: "Typed".into(),
+                visits: 9_007_199_254_740_993,
+                mood: contract::Mood::Happy.into(),
+            })
+            .call()
+            .await
+            .unwrap();
+        assert_eq!(reply.message, "Hi Typed (MOOD_HAPPY)");
+        assert_eq!(reply.visits_next, 9_007_199_254_740_994);
+        let via_rust = py
+            .greet_via_rust(contract::PyGreetRequest {
+                user_name: "Typed".into(),
+                ..Default::default()
+            })
+            .call()
+            .await
+            .unwrap();
+        assert_eq!(via_rust.message, "Hello, Typed!");
+    }
+
     // (a) Rust -> Python: int64 as strings and enum names, both ways.
     let request = PyGreetRequest {
         user_name: "Ada".into(),

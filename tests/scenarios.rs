@@ -553,6 +553,69 @@ async fn cancel_and_kill_through_the_admin_api(env: Env) {
     );
 }
 
+async fn map_object_state_keys_and_clearing(env: Env) {
+    use restate_rs_examples::proto::scenarios::v1::{MapEntry, MapKey, MapObjectIngressClient};
+    let map = MapObjectIngressClient::new(env.ingress());
+    for (k, v) in [("b", "2"), ("a", "1"), ("c", "3")] {
+        map.set(
+            "m",
+            MapEntry {
+                key: k.into(),
+                value: v.into(),
+            },
+        )
+        .call()
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        map.keys("m", Empty {}).call().await.unwrap().keys,
+        ["a", "b", "c"]
+    );
+    assert_eq!(
+        map.get("m", MapKey { key: "b".into() })
+            .call()
+            .await
+            .unwrap()
+            .value
+            .as_deref(),
+        Some("2")
+    );
+    map.clear("m", MapKey { key: "b".into() })
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(
+        map.get("m", MapKey { key: "b".into() })
+            .call()
+            .await
+            .unwrap()
+            .value,
+        None
+    );
+    assert_eq!(
+        map.keys("m", Empty {}).call().await.unwrap().keys,
+        ["a", "c"]
+    );
+    map.clear_all("m", Empty {}).call().await.unwrap();
+    assert!(
+        map.keys("m", Empty {})
+            .call()
+            .await
+            .unwrap()
+            .keys
+            .is_empty()
+    );
+    assert!(
+        map.keys("other", Empty {})
+            .call()
+            .await
+            .unwrap()
+            .keys
+            .is_empty()
+    );
+}
+
 /// Runs a scenario on restate-server and on the embedded engine, as two tests.
 macro_rules! on_both_engines {
     ($($scenario:ident),* $(,)?) => {
@@ -586,4 +649,5 @@ on_both_engines!(
     awakeable_resolved_from_outside,
     durable_sleep,
     cancel_and_kill_through_the_admin_api,
+    map_object_state_keys_and_clearing,
 );

@@ -256,18 +256,29 @@ impl crate::proto::scenarios::v1::Flaky for Flaky {
         };
         let probe = self.probe.clone();
         let id = request.id.clone();
-        ctx.run(|| async move {
-            *probe
-                .inner
-                .lock()
-                .unwrap()
-                .side_effects
-                .entry(id)
-                .or_default() += 1;
-            Ok(())
-        })
-        .name("side effect")
-        .await?;
+        if request.nondeterministic && attempt > 1 {
+            // A nondeterministic handler does something else on retries than the journal
+            // recorded: a sleep where a step was.
+            ctx.sleep(Duration::from_millis(1)).await?;
+        } else {
+            ctx.run(|| async move {
+                *probe
+                    .inner
+                    .lock()
+                    .unwrap()
+                    .side_effects
+                    .entry(id)
+                    .or_default() += 1;
+                Ok(())
+            })
+            .name("side effect")
+            .await?;
+        }
+        if request.nondeterministic {
+            return Err(HandlerError::from(
+                "fails on purpose, to be retried".to_owned(),
+            ));
+        }
         if request.terminal_code != 0 {
             return Err(TerminalError::new_with_code(
                 request.terminal_code as u16,
@@ -365,6 +376,55 @@ impl crate::proto::scenarios::v1::Waiter for Waiter {
         request: crate::proto::scenarios::v1::SleepRequest,
     ) -> HandlerResult<Empty> {
         ctx.sleep(Duration::from_millis(request.millis)).await?;
+        Ok(Empty {})
+    }
+}
+
+/// `scenarios.v1.MapObject`: state as a map.
+#[derive(Debug, Clone, Default)]
+pub struct MapObject;
+
+impl crate::proto::scenarios::v1::MapObject for MapObject {
+    async fn set(
+        &self,
+        ctx: ObjectContext<'_>,
+        request: crate::proto::scenarios::v1::MapEntry,
+    ) -> HandlerResult<Empty> {
+        ctx.set(&request.key, request.value);
+        Ok(Empty {})
+    }
+
+    async fn get(
+        &self,
+        ctx: SharedObjectContext<'_>,
+        request: crate::proto::scenarios::v1::MapKey,
+    ) -> HandlerResult<crate::proto::scenarios::v1::MapValue> {
+        Ok(crate::proto::scenarios::v1::MapValue {
+            value: ctx.get::<String>(&request.key).await?,
+        })
+    }
+
+    async fn keys(
+        &self,
+        ctx: SharedObjectContext<'_>,
+        _request: Empty,
+    ) -> HandlerResult<crate::proto::scenarios::v1::MapKeys> {
+        let mut keys = ctx.get_keys().await?;
+        keys.sort();
+        Ok(crate::proto::scenarios::v1::MapKeys { keys })
+    }
+
+    async fn clear(
+        &self,
+        ctx: ObjectContext<'_>,
+        request: crate::proto::scenarios::v1::MapKey,
+    ) -> HandlerResult<Empty> {
+        ctx.clear(&request.key);
+        Ok(Empty {})
+    }
+
+    async fn clear_all(&self, ctx: ObjectContext<'_>, _request: Empty) -> HandlerResult<Empty> {
+        ctx.clear_all();
         Ok(Empty {})
     }
 }

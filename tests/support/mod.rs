@@ -10,9 +10,9 @@ use restate_rs_examples::proto::hydra::v1::{
     DeploymentServiceServer, GreeterServer, SignupWorkflowServer,
 };
 use restate_rs_examples::proto::scenarios::v1::{
-    CounterServer, FlakyServer, ProxyServer, WaiterServer,
+    CounterServer, FlakyServer, MapObjectServer, ProxyServer, WaiterServer,
 };
-use restate_rs_examples::services::scenarios::{Counter, Flaky, Probe, Proxy, Waiter};
+use restate_rs_examples::services::scenarios::{Counter, Flaky, MapObject, Probe, Proxy, Waiter};
 use restate_rs_examples::services::{Deployments, Greetings, Outbox, Signups};
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -106,6 +106,7 @@ pub fn endpoint(probe: &Probe, outbox: &Outbox) -> Endpoint {
         .bind(WaiterServer::new(Waiter {
             probe: probe.clone(),
         }))
+        .bind(MapObjectServer::new(MapObject))
         .build()
 }
 

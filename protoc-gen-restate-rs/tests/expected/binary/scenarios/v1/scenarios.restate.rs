@@ -1210,3 +1210,519 @@ impl WaiterIngressClient {
             )
     }
 }
+/// Names of the Restate virtual object `scenarios.v1.MapObject` and of its handlers.
+pub mod map_object {
+    /// The Restate service name: the fully qualified proto name.
+    pub const SERVICE_NAME: &str = "scenarios.v1.MapObject";
+    /// The handler names: the proto method names, exactly.
+    pub mod handler {
+        /// The handler `Set`.
+        pub const SET: &str = "Set";
+        /// The handler `Get`.
+        pub const GET: &str = "Get";
+        /// The handler `Keys`.
+        pub const KEYS: &str = "Keys";
+        /// The handler `Clear`.
+        pub const CLEAR: &str = "Clear";
+        /// The handler `ClearAll`.
+        pub const CLEAR_ALL: &str = "ClearAll";
+    }
+    #[doc(hidden)]
+    pub static SPEC: ::restate_rs::__codegen::ServiceSpec = ::restate_rs::__codegen::ServiceSpec {
+        name: SERVICE_NAME,
+        kind: ::restate_rs::__codegen::ServiceKind::VirtualObject,
+        documentation: "A map per key: state keys, reads and clearing.",
+        handlers: &[
+            ::restate_rs::__codegen::HandlerSpec {
+                name: handler::SET,
+                kind: ::restate_rs::__codegen::HandlerKind::Exclusive,
+                documentation: "",
+                input_type: "scenarios.v1.MapEntry",
+                output_type: "google.protobuf.Empty",
+                input_schema: r##""##,
+                output_schema: r##""##,
+                content_type: "application/proto",
+            },
+            ::restate_rs::__codegen::HandlerSpec {
+                name: handler::GET,
+                kind: ::restate_rs::__codegen::HandlerKind::Shared,
+                documentation: "",
+                input_type: "scenarios.v1.MapKey",
+                output_type: "scenarios.v1.MapValue",
+                input_schema: r##""##,
+                output_schema: r##""##,
+                content_type: "application/proto",
+            },
+            ::restate_rs::__codegen::HandlerSpec {
+                name: handler::KEYS,
+                kind: ::restate_rs::__codegen::HandlerKind::Shared,
+                documentation: "",
+                input_type: "google.protobuf.Empty",
+                output_type: "scenarios.v1.MapKeys",
+                input_schema: r##""##,
+                output_schema: r##""##,
+                content_type: "application/proto",
+            },
+            ::restate_rs::__codegen::HandlerSpec {
+                name: handler::CLEAR,
+                kind: ::restate_rs::__codegen::HandlerKind::Exclusive,
+                documentation: "",
+                input_type: "scenarios.v1.MapKey",
+                output_type: "google.protobuf.Empty",
+                input_schema: r##""##,
+                output_schema: r##""##,
+                content_type: "application/proto",
+            },
+            ::restate_rs::__codegen::HandlerSpec {
+                name: handler::CLEAR_ALL,
+                kind: ::restate_rs::__codegen::HandlerKind::Exclusive,
+                documentation: "",
+                input_type: "google.protobuf.Empty",
+                output_type: "google.protobuf.Empty",
+                input_schema: r##""##,
+                output_schema: r##""##,
+                content_type: "application/proto",
+            },
+        ],
+    };
+}
+/// A map per key: state keys, reads and clearing.
+///
+/// The Restate virtual object `scenarios.v1.MapObject`: implement this trait and serve it with [`MapObjectServer`].
+pub trait MapObject: ::core::marker::Send + ::core::marker::Sync + 'static {
+    /// Exclusive: runs alone for its key and may write state.
+    fn set(
+        &self,
+        ctx: ::restate_rs::prelude::ObjectContext<'_>,
+        request: MapEntry,
+    ) -> impl ::core::future::Future<
+        Output = ::restate_rs::HandlerResult<::restate_rs::pbjson_types::Empty>,
+    > + ::core::marker::Send {
+        let _ = (ctx, request);
+        async {
+            ::core::result::Result::Err(
+                ::restate_rs::__codegen::not_implemented(
+                    map_object::SERVICE_NAME,
+                    map_object::handler::SET,
+                ),
+            )
+        }
+    }
+    /// Shared: runs alongside other handlers of its key and reads state only.
+    fn get(
+        &self,
+        ctx: ::restate_rs::prelude::SharedObjectContext<'_>,
+        request: MapKey,
+    ) -> impl ::core::future::Future<
+        Output = ::restate_rs::HandlerResult<MapValue>,
+    > + ::core::marker::Send {
+        let _ = (ctx, request);
+        async {
+            ::core::result::Result::Err(
+                ::restate_rs::__codegen::not_implemented(
+                    map_object::SERVICE_NAME,
+                    map_object::handler::GET,
+                ),
+            )
+        }
+    }
+    /// Shared: runs alongside other handlers of its key and reads state only.
+    fn keys(
+        &self,
+        ctx: ::restate_rs::prelude::SharedObjectContext<'_>,
+        request: ::restate_rs::pbjson_types::Empty,
+    ) -> impl ::core::future::Future<
+        Output = ::restate_rs::HandlerResult<MapKeys>,
+    > + ::core::marker::Send {
+        let _ = (ctx, request);
+        async {
+            ::core::result::Result::Err(
+                ::restate_rs::__codegen::not_implemented(
+                    map_object::SERVICE_NAME,
+                    map_object::handler::KEYS,
+                ),
+            )
+        }
+    }
+    /// Exclusive: runs alone for its key and may write state.
+    fn clear(
+        &self,
+        ctx: ::restate_rs::prelude::ObjectContext<'_>,
+        request: MapKey,
+    ) -> impl ::core::future::Future<
+        Output = ::restate_rs::HandlerResult<::restate_rs::pbjson_types::Empty>,
+    > + ::core::marker::Send {
+        let _ = (ctx, request);
+        async {
+            ::core::result::Result::Err(
+                ::restate_rs::__codegen::not_implemented(
+                    map_object::SERVICE_NAME,
+                    map_object::handler::CLEAR,
+                ),
+            )
+        }
+    }
+    /// Exclusive: runs alone for its key and may write state.
+    fn clear_all(
+        &self,
+        ctx: ::restate_rs::prelude::ObjectContext<'_>,
+        request: ::restate_rs::pbjson_types::Empty,
+    ) -> impl ::core::future::Future<
+        Output = ::restate_rs::HandlerResult<::restate_rs::pbjson_types::Empty>,
+    > + ::core::marker::Send {
+        let _ = (ctx, request);
+        async {
+            ::core::result::Result::Err(
+                ::restate_rs::__codegen::not_implemented(
+                    map_object::SERVICE_NAME,
+                    map_object::handler::CLEAR_ALL,
+                ),
+            )
+        }
+    }
+}
+/// Serves an implementation of [`MapObject`] as the Restate virtual object `scenarios.v1.MapObject`.
+///
+/// Bind it into an endpoint: `Endpoint::builder().bind(MapObjectServer::new(my_impl))`.
+#[allow(deprecated)]
+pub struct MapObjectServer<T> {
+    service: ::std::sync::Arc<T>,
+}
+#[allow(deprecated)]
+impl<T: MapObject> MapObjectServer<T> {
+    /// Wraps an implementation.
+    pub fn new(service: T) -> Self {
+        Self {
+            service: ::std::sync::Arc::new(service),
+        }
+    }
+    /// Wraps an implementation that is shared with other code.
+    pub fn from_arc(service: ::std::sync::Arc<T>) -> Self {
+        Self { service }
+    }
+    fn dispatch(
+        service: ::std::sync::Arc<T>,
+        invocation: ::restate_rs::__codegen::Invocation,
+    ) -> ::restate_rs::__codegen::BoxFuture<
+        'static,
+        ::restate_rs::__codegen::DispatchResult,
+    > {
+        ::std::boxed::Box::pin(async move {
+            match invocation.handler_name() {
+                map_object::handler::SET => {
+                    let (ctx, request) = invocation
+                        .input::<
+                            ::restate_rs::prelude::ObjectContext<'_>,
+                            MapEntry,
+                            ::restate_rs::codec::Binary,
+                        >()
+                        .await;
+                    let result = service.set(ctx, request).await;
+                    invocation
+                        .finish::<
+                            ::restate_rs::pbjson_types::Empty,
+                            ::restate_rs::codec::Binary,
+                        >(result)
+                }
+                map_object::handler::GET => {
+                    let (ctx, request) = invocation
+                        .input::<
+                            ::restate_rs::prelude::SharedObjectContext<'_>,
+                            MapKey,
+                            ::restate_rs::codec::Binary,
+                        >()
+                        .await;
+                    let result = service.get(ctx, request).await;
+                    invocation.finish::<MapValue, ::restate_rs::codec::Binary>(result)
+                }
+                map_object::handler::KEYS => {
+                    let (ctx, request) = invocation
+                        .input::<
+                            ::restate_rs::prelude::SharedObjectContext<'_>,
+                            ::restate_rs::pbjson_types::Empty,
+                            ::restate_rs::codec::Binary,
+                        >()
+                        .await;
+                    let result = service.keys(ctx, request).await;
+                    invocation.finish::<MapKeys, ::restate_rs::codec::Binary>(result)
+                }
+                map_object::handler::CLEAR => {
+                    let (ctx, request) = invocation
+                        .input::<
+                            ::restate_rs::prelude::ObjectContext<'_>,
+                            MapKey,
+                            ::restate_rs::codec::Binary,
+                        >()
+                        .await;
+                    let result = service.clear(ctx, request).await;
+                    invocation
+                        .finish::<
+                            ::restate_rs::pbjson_types::Empty,
+                            ::restate_rs::codec::Binary,
+                        >(result)
+                }
+                map_object::handler::CLEAR_ALL => {
+                    let (ctx, request) = invocation
+                        .input::<
+                            ::restate_rs::prelude::ObjectContext<'_>,
+                            ::restate_rs::pbjson_types::Empty,
+                            ::restate_rs::codec::Binary,
+                        >()
+                        .await;
+                    let result = service.clear_all(ctx, request).await;
+                    invocation
+                        .finish::<
+                            ::restate_rs::pbjson_types::Empty,
+                            ::restate_rs::codec::Binary,
+                        >(result)
+                }
+                _ => invocation.unknown_handler(),
+            }
+        })
+    }
+}
+#[allow(deprecated)]
+impl<T> ::core::clone::Clone for MapObjectServer<T> {
+    fn clone(&self) -> Self {
+        Self {
+            service: ::std::sync::Arc::clone(&self.service),
+        }
+    }
+}
+#[allow(deprecated)]
+impl<T: MapObject> ::restate_rs::__codegen::IntoServiceDefinition
+for MapObjectServer<T> {
+    fn into_service_definition(
+        self,
+    ) -> ::restate_rs::restate_sdk::service::ServiceDefinition {
+        ::restate_rs::__codegen::bind(&map_object::SPEC, self.service, Self::dispatch)
+    }
+}
+/// Calls the Restate virtual object `scenarios.v1.MapObject` from inside a handler: `ctx.object_client::<MapObjectClient>(key)`.
+pub struct MapObjectClient<'ctx> {
+    ctx: &'ctx ::restate_rs::__codegen::RawContext,
+    key: ::std::string::String,
+}
+impl<'ctx> ::restate_rs::__codegen::IntoObjectClient<'ctx> for MapObjectClient<'ctx> {
+    fn create_client(
+        ctx: &'ctx ::restate_rs::__codegen::RawContext,
+        key: ::std::string::String,
+    ) -> Self {
+        Self { ctx, key }
+    }
+}
+#[allow(deprecated)]
+impl<'ctx> MapObjectClient<'ctx> {
+    /// Calls `Set`: then `.call()`, `.send()` or `.send_after(delay)`.
+    pub fn set(
+        &self,
+        request: MapEntry,
+    ) -> ::restate_rs::client::Request<
+        'ctx,
+        MapEntry,
+        ::restate_rs::pbjson_types::Empty,
+        ::restate_rs::codec::Binary,
+    > {
+        ::restate_rs::__codegen::request(
+            self.ctx,
+            ::restate_rs::__codegen::object_target(
+                map_object::SERVICE_NAME,
+                &self.key,
+                map_object::handler::SET,
+            ),
+            request,
+        )
+    }
+    /// Calls `Get`: then `.call()`, `.send()` or `.send_after(delay)`.
+    pub fn get(
+        &self,
+        request: MapKey,
+    ) -> ::restate_rs::client::Request<
+        'ctx,
+        MapKey,
+        MapValue,
+        ::restate_rs::codec::Binary,
+    > {
+        ::restate_rs::__codegen::request(
+            self.ctx,
+            ::restate_rs::__codegen::object_target(
+                map_object::SERVICE_NAME,
+                &self.key,
+                map_object::handler::GET,
+            ),
+            request,
+        )
+    }
+    /// Calls `Keys`: then `.call()`, `.send()` or `.send_after(delay)`.
+    pub fn keys(
+        &self,
+        request: ::restate_rs::pbjson_types::Empty,
+    ) -> ::restate_rs::client::Request<
+        'ctx,
+        ::restate_rs::pbjson_types::Empty,
+        MapKeys,
+        ::restate_rs::codec::Binary,
+    > {
+        ::restate_rs::__codegen::request(
+            self.ctx,
+            ::restate_rs::__codegen::object_target(
+                map_object::SERVICE_NAME,
+                &self.key,
+                map_object::handler::KEYS,
+            ),
+            request,
+        )
+    }
+    /// Calls `Clear`: then `.call()`, `.send()` or `.send_after(delay)`.
+    pub fn clear(
+        &self,
+        request: MapKey,
+    ) -> ::restate_rs::client::Request<
+        'ctx,
+        MapKey,
+        ::restate_rs::pbjson_types::Empty,
+        ::restate_rs::codec::Binary,
+    > {
+        ::restate_rs::__codegen::request(
+            self.ctx,
+            ::restate_rs::__codegen::object_target(
+                map_object::SERVICE_NAME,
+                &self.key,
+                map_object::handler::CLEAR,
+            ),
+            request,
+        )
+    }
+    /// Calls `ClearAll`: then `.call()`, `.send()` or `.send_after(delay)`.
+    pub fn clear_all(
+        &self,
+        request: ::restate_rs::pbjson_types::Empty,
+    ) -> ::restate_rs::client::Request<
+        'ctx,
+        ::restate_rs::pbjson_types::Empty,
+        ::restate_rs::pbjson_types::Empty,
+        ::restate_rs::codec::Binary,
+    > {
+        ::restate_rs::__codegen::request(
+            self.ctx,
+            ::restate_rs::__codegen::object_target(
+                map_object::SERVICE_NAME,
+                &self.key,
+                map_object::handler::CLEAR_ALL,
+            ),
+            request,
+        )
+    }
+}
+/// Calls the Restate virtual object `scenarios.v1.MapObject` from an application, through the Restate ingress.
+#[derive(Clone, Debug)]
+pub struct MapObjectIngressClient {
+    client: ::restate_rs::ingress::IngressClient,
+}
+#[allow(deprecated)]
+impl MapObjectIngressClient {
+    /// Uses `client` (which knows the ingress URL and credentials) for the calls.
+    pub fn new(client: ::restate_rs::ingress::IngressClient) -> Self {
+        Self { client }
+    }
+    /// `Set` on the object `key`: then `.call()`, `.send()` or `.send_after(delay)`.
+    pub fn set(
+        &self,
+        key: impl ::core::convert::Into<::std::string::String>,
+        request: MapEntry,
+    ) -> ::restate_rs::ingress::IngressRequest<
+        MapEntry,
+        ::restate_rs::pbjson_types::Empty,
+        ::restate_rs::codec::Binary,
+    > {
+        self.client
+            .request(
+                ::restate_rs::ingress::Target::object(
+                    map_object::SERVICE_NAME,
+                    key,
+                    map_object::handler::SET,
+                ),
+                request,
+            )
+    }
+    /// `Get` on the object `key`: then `.call()`, `.send()` or `.send_after(delay)`.
+    pub fn get(
+        &self,
+        key: impl ::core::convert::Into<::std::string::String>,
+        request: MapKey,
+    ) -> ::restate_rs::ingress::IngressRequest<
+        MapKey,
+        MapValue,
+        ::restate_rs::codec::Binary,
+    > {
+        self.client
+            .request(
+                ::restate_rs::ingress::Target::object(
+                    map_object::SERVICE_NAME,
+                    key,
+                    map_object::handler::GET,
+                ),
+                request,
+            )
+    }
+    /// `Keys` on the object `key`: then `.call()`, `.send()` or `.send_after(delay)`.
+    pub fn keys(
+        &self,
+        key: impl ::core::convert::Into<::std::string::String>,
+        request: ::restate_rs::pbjson_types::Empty,
+    ) -> ::restate_rs::ingress::IngressRequest<
+        ::restate_rs::pbjson_types::Empty,
+        MapKeys,
+        ::restate_rs::codec::Binary,
+    > {
+        self.client
+            .request(
+                ::restate_rs::ingress::Target::object(
+                    map_object::SERVICE_NAME,
+                    key,
+                    map_object::handler::KEYS,
+                ),
+                request,
+            )
+    }
+    /// `Clear` on the object `key`: then `.call()`, `.send()` or `.send_after(delay)`.
+    pub fn clear(
+        &self,
+        key: impl ::core::convert::Into<::std::string::String>,
+        request: MapKey,
+    ) -> ::restate_rs::ingress::IngressRequest<
+        MapKey,
+        ::restate_rs::pbjson_types::Empty,
+        ::restate_rs::codec::Binary,
+    > {
+        self.client
+            .request(
+                ::restate_rs::ingress::Target::object(
+                    map_object::SERVICE_NAME,
+                    key,
+                    map_object::handler::CLEAR,
+                ),
+                request,
+            )
+    }
+    /// `ClearAll` on the object `key`: then `.call()`, `.send()` or `.send_after(delay)`.
+    pub fn clear_all(
+        &self,
+        key: impl ::core::convert::Into<::std::string::String>,
+        request: ::restate_rs::pbjson_types::Empty,
+    ) -> ::restate_rs::ingress::IngressRequest<
+        ::restate_rs::pbjson_types::Empty,
+        ::restate_rs::pbjson_types::Empty,
+        ::restate_rs::codec::Binary,
+    > {
+        self.client
+            .request(
+                ::restate_rs::ingress::Target::object(
+                    map_object::SERVICE_NAME,
+                    key,
+                    map_object::handler::CLEAR_ALL,
+                ),
+                request,
+            )
+    }
+}
