@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/hydra/v1/signup.proto",
         "proto/hydra/v1/greeter.proto",
         "proto/hydra/v1/kitchen_sink.proto",
+        "proto/hydra/v1/configured.proto",
         "proto/scenarios/v1/scenarios.proto",
     ];
     protoc_gen_restate_rs::configure()

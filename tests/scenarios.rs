@@ -616,6 +616,69 @@ async fn map_object_state_keys_and_clearing(env: Env) {
     );
 }
 
+async fn saga_compensates_in_reverse(env: Env) {
+    use restate_rs_examples::proto::scenarios::v1::{TripIngressClient, TripRequest};
+    let trip = TripIngressClient::new(env.ingress());
+    let err = trip
+        .book(TripRequest {
+            id: "s1".into(),
+            fail_at: 2,
+        })
+        .call()
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Some(409));
+    assert!(err.to_string().contains("no hotel available"), "{err}");
+    let ok = trip
+        .book(TripRequest {
+            id: "s2".into(),
+            fail_at: 0,
+        })
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(ok.booked, ["flight", "hotel", "car"]);
+}
+
+async fn onboarding_clicked_in_time(env: Env) {
+    use restate_rs_examples::proto::scenarios::v1::{
+        OnboardingClick, OnboardingIngressClient, OnboardingRequest, onboarding_result::Outcome,
+    };
+    let onboarding = OnboardingIngressClient::new(env.ingress());
+    let email = "quick@example.com";
+    onboarding
+        .submit(
+            email,
+            OnboardingRequest {
+                email: email.into(),
+            },
+        )
+        .await
+        .unwrap();
+    let status = eventually("the workflow to wait", WAIT, || async {
+        let status = onboarding.status(email, Empty {}).call().await.unwrap();
+        (status.steps_done == 1).then_some(status)
+    })
+    .await;
+    assert_eq!(status.phase, "waiting for the click");
+    // The secret is in the workflow's state; read it as a client would from the email.
+    onboarding
+        .click(
+            email,
+            OnboardingClick {
+                secret: "wrong".into(),
+            },
+        )
+        .call()
+        .await
+        .unwrap();
+    let result = onboarding.attach(email).await.unwrap();
+    assert_eq!(
+        (result.outcome(), result.reminders),
+        (Outcome::WrongSecret, 0)
+    );
+}
+
 /// Runs a scenario on restate-server and on the embedded engine, as two tests.
 macro_rules! on_both_engines {
     ($($scenario:ident),* $(,)?) => {
@@ -650,4 +713,6 @@ on_both_engines!(
     durable_sleep,
     cancel_and_kill_through_the_admin_api,
     map_object_state_keys_and_clearing,
+    saga_compensates_in_reverse,
+    onboarding_clicked_in_time,
 );

@@ -1,8 +1,8 @@
 //! The build.rs builder: `.proto` files in, one Rust module body per proto package out.
 
 use crate::{
-    Encoding, Error, Layout, Options, RESTATE_OPTIONS_PATH, RESTATE_OPTIONS_PROTO, generate,
-    package_file_stem,
+    Encoding, Error, Layout, Options, RESTATE_OPTIONS_PATH, RESTATE_OPTIONS_PROTO,
+    RESTATE_RS_OPTIONS_PATH, RESTATE_RS_OPTIONS_PROTO, generate, package_file_stem,
 };
 use prost::Message;
 use prost_reflect::DescriptorPool;
@@ -34,7 +34,9 @@ pub fn configure() -> Builder {
 ///
 /// The `.proto` files are parsed in-process with protox, so no `protoc` is needed; when the
 /// `PROTOC` environment variable names a protoc binary, that is used instead.
-/// `dev/restate/sdk/go.proto` is supplied when the include path does not have it.
+/// `dev/restate/sdk/go.proto` (Restate's service and handler types) and
+/// `restate_rs/options.proto` (our service configuration) are supplied when the include path
+/// does not have them.
 #[derive(Debug, Clone)]
 pub struct Builder {
     options: Options,
@@ -189,11 +191,15 @@ impl Builder {
             println!("cargo:rerun-if-env-changed=PROTOC");
         }
 
-        // The options file comes last on the include path, so a project's own copy wins.
+        // The options files come last on the include path, so a project's own copy wins.
         let options_dir = out_dir.join("restate-rs-include");
         write(
             &options_dir.join(RESTATE_OPTIONS_PATH),
             RESTATE_OPTIONS_PROTO,
+        )?;
+        write(
+            &options_dir.join(RESTATE_RS_OPTIONS_PATH),
+            RESTATE_RS_OPTIONS_PROTO,
         )?;
         includes.push(options_dir);
 

@@ -1,5 +1,6 @@
 //! The model -> Rust source, emitted with `quote!` and formatted once with prettyplease.
 
+use crate::config::{Config, OnMaxAttempts};
 use crate::ident::{self, ident};
 use crate::model::{Handler, HandlerKind, Service, ServiceKind};
 use crate::paths::Resolver;
@@ -65,8 +66,29 @@ struct ServiceGen<'a> {
 }
 
 fn doc_attrs(lines: &[String]) -> TokenStream {
-    let lines = lines.iter().map(|l| format!(" {l}"));
+    let lines = lines.iter().map(|l| format!(" {}", escape_doc(l)));
     quote! { #( #[doc = #lines] )* }
+}
+
+/// Proto comments are prose, not HTML: outside `code spans`, `<` and `>` are escaped so that
+/// rustdoc shows them instead of reading tags (`Hi <name>` stays `Hi <name>`).
+pub(crate) fn escape_doc(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut in_code = false;
+    for c in line.chars() {
+        match c {
+            '`' => {
+                in_code = !in_code;
+                out.push(c);
+            }
+            '<' | '>' | '[' | ']' if !in_code => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 fn deprecated_attr(deprecated: bool) -> TokenStream {
@@ -172,6 +194,7 @@ impl<'a> ServiceGen<'a> {
             let output = &h.handler.output;
             let input_schema = raw_literal(&h.input_schema);
             let output_schema = raw_literal(&h.output_schema);
+            let config = config_tokens(&h.handler.config);
             quote! {
                 ::restate_rs::__codegen::HandlerSpec {
                     name: handler::#constant,
@@ -182,9 +205,11 @@ impl<'a> ServiceGen<'a> {
                     input_schema: #input_schema,
                     output_schema: #output_schema,
                     content_type: #content_type,
+                    config: #config,
                 }
             }
         });
+        let service_config = config_tokens(&self.service.config);
         quote! {
             #[doc = #mod_doc]
             pub mod #names_mod {
@@ -202,6 +227,7 @@ impl<'a> ServiceGen<'a> {
                     kind: ::restate_rs::__codegen::ServiceKind::#kind,
                     documentation: #service_doc,
                     handlers: &[ #( #handler_specs ),* ],
+                    config: #service_config,
                 };
             }
         }
@@ -292,7 +318,7 @@ impl<'a> ServiceGen<'a> {
         let names_mod = &self.names_mod;
         let server = format_ident!("{}Server", trait_name);
         let codec = &self.codec;
-        let doc = doc_attrs(&[
+        let mut doc = vec![
             format!(
                 "Serves an implementation of [`{trait_name}`] as the Restate {} `{}`.",
                 self.kind_words(),
@@ -302,7 +328,54 @@ impl<'a> ServiceGen<'a> {
             format!(
                 "Bind it into an endpoint: `Endpoint::builder().bind({server}::new(my_impl))`."
             ),
+            String::new(),
+        ];
+        let configured: Vec<(String, &Config)> =
+            std::iter::once(("the service".to_owned(), &self.service.config))
+                .chain(
+                    self.service
+                        .handlers
+                        .iter()
+                        .map(|h| (format!("`{}`", h.name), &h.config)),
+                )
+                .filter(|(_, config)| !config.is_empty())
+                .collect();
+        if !configured.is_empty() {
+            doc.push(
+                "Configuration from the proto, sent to Restate in the discovery manifest:"
+                    .to_owned(),
+            );
+            doc.push(String::new());
+            for (what, config) in configured {
+                let values: Vec<String> = config
+                    .describe()
+                    .into_iter()
+                    .map(|v| format!("`{v}`"))
+                    .collect();
+                doc.push(format!("* {what}: {}", values.join(", ")));
+            }
+            doc.push(String::new());
+        }
+        doc.extend([
+            "Code can override the configuration from the proto (`(restate_rs.service)` and".to_owned(),
+            "`(restate_rs.handler)`) when it binds the server: what it sets wins, the rest stays.".to_owned(),
+            String::new(),
+            "```ignore".to_owned(),
+            "use restate_rs::prelude::*;".to_owned(),
+            "use restate_rs::restate_sdk::endpoint::{HandlerOptions, ServiceOptions};".to_owned(),
+            String::new(),
+            format!("let server = {server}::new(my_impl).into_service_definition().options("),
+            "    ServiceOptions::new()".to_owned(),
+            "        .inactivity_timeout(std::time::Duration::from_secs(30))".to_owned(),
+            format!(
+                "        .handler(\"{}\", HandlerOptions::new().journal_retention(std::time::Duration::from_secs(3600))),",
+                self.service.handlers.first().map_or("Handler", |h| h.name.as_str())
+            ),
+            ");".to_owned(),
+            "let endpoint = Endpoint::builder().bind(server).build();".to_owned(),
+            "```".to_owned(),
         ]);
+        let doc = doc_attrs(&doc);
         let arms = self.handlers.iter().map(|h| {
             let HandlerGen {
                 handler,
@@ -558,6 +631,78 @@ impl<'a> ServiceGen<'a> {
     }
 }
 
+/// A `::restate_rs::__codegen::Config` literal: `Config::NONE` when nothing is set, else the
+/// fields set and `..Config::NONE`. Durations in milliseconds.
+fn config_tokens(config: &Config) -> TokenStream {
+    if config.is_empty() {
+        return quote!(::restate_rs::__codegen::Config::NONE);
+    }
+    let millis = |value: Option<std::time::Duration>| {
+        value.map(|d| {
+            let ms =
+                u64::try_from(d.as_millis()).expect("durations are parsed as u64 milliseconds");
+            let ms = proc_macro2::Literal::u64_unsuffixed(ms);
+            quote!(#ms)
+        })
+    };
+    let retry = &config.retry_policy;
+    let fields = [
+        (
+            "idempotency_retention_ms",
+            millis(config.idempotency_retention),
+        ),
+        ("journal_retention_ms", millis(config.journal_retention)),
+        ("workflow_retention_ms", millis(config.workflow_retention)),
+        ("inactivity_timeout_ms", millis(config.inactivity_timeout)),
+        ("abort_timeout_ms", millis(config.abort_timeout)),
+        (
+            "ingress_private",
+            config.ingress_private.map(|v| quote!(#v)),
+        ),
+        (
+            "enable_lazy_state",
+            config.enable_lazy_state.map(|v| quote!(#v)),
+        ),
+        (
+            "retry_policy_initial_interval_ms",
+            millis(retry.initial_interval),
+        ),
+        ("retry_policy_max_interval_ms", millis(retry.max_interval)),
+        (
+            "retry_policy_max_attempts",
+            retry.max_attempts.map(|v| {
+                let v = proc_macro2::Literal::u64_unsuffixed(u64::from(v));
+                quote!(#v)
+            }),
+        ),
+        (
+            "retry_policy_exponentiation_factor",
+            retry.exponentiation_factor.map(|v| {
+                let v = proc_macro2::Literal::f64_unsuffixed(v);
+                quote!(#v)
+            }),
+        ),
+        (
+            "retry_policy_on_max_attempts",
+            retry.on_max_attempts.map(|v| match v {
+                OnMaxAttempts::Pause => quote!(::restate_rs::__codegen::OnMaxAttempts::Pause),
+                OnMaxAttempts::Kill => quote!(::restate_rs::__codegen::OnMaxAttempts::Kill),
+            }),
+        ),
+    ];
+    let fields = fields.into_iter().filter_map(|(name, value)| {
+        let name = format_ident!("{name}");
+        let value = value?;
+        Some(quote!(#name: ::core::option::Option::Some(#value)))
+    });
+    quote! {
+        ::restate_rs::__codegen::Config {
+            #( #fields, )*
+            ..::restate_rs::__codegen::Config::NONE
+        }
+    }
+}
+
 /// A raw string literal, so that JSON reads as JSON in the generated code.
 fn raw_literal(text: &str) -> proc_macro2::Literal {
     format!("r##\"{text}\"##")
@@ -585,4 +730,18 @@ pub(crate) fn selector_matches(selector: &str, full_name: &str) -> bool {
         || full_name
             .strip_prefix(selector)
             .is_some_and(|rest| rest.starts_with('.'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_doc;
+
+    #[test]
+    fn doc_comments_are_prose() {
+        assert_eq!(escape_doc("Hi <name> [x]"), "Hi \\<name\\> \\[x\\]");
+        assert_eq!(
+            escape_doc("keeps `Vec<u8>` as code"),
+            "keeps `Vec<u8>` as code"
+        );
+    }
 }

@@ -31,15 +31,56 @@
 //!    `<file>.restate.rs` beside the messages of protoc-gen-prost (see [`plugin`]).
 //! 3. **buf**: the same plugin as a `local` plugin in `buf.gen.yaml`.
 //!
+//! ## Configuration from the proto
+//!
+//! What Restate lets a service declare about itself is written next to its contract, with our
+//! own options from `restate_rs/options.proto` ([`RESTATE_RS_OPTIONS_PROTO`]; the builder
+//! supplies it when the include path lacks it, protoc and buf pass it to the plugin as an
+//! import):
+//!
+//! ```proto
+//! import "restate_rs/options.proto";
+//!
+//! service Billing {
+//!   option (dev.restate.sdk.go.service_type) = VIRTUAL_OBJECT;
+//!   option (restate_rs.service) = {
+//!     inactivity_timeout: "30s"
+//!     idempotency_retention: "1d"
+//!     retry_policy: { initial_interval: "500ms" max_attempts: 5 on_max_attempts: KILL }
+//!   };
+//!   rpc Charge(ChargeRequest) returns (ChargeResponse) {
+//!     option (restate_rs.handler).journal_retention = "7d";
+//!   }
+//! }
+//! ```
+//!
+//! `(restate_rs.service)` ([`Config`] of a [`Service`]) has `idempotency_retention`,
+//! `journal_retention`, `inactivity_timeout`, `abort_timeout` (durations written `"500ms"`,
+//! `"10s"`, `"5m"`, `"24h"`, `"7d"`, `"1h30m"`), `ingress_private`, `enable_lazy_state`,
+//! `retry_policy` (`initial_interval`, `max_interval`, `max_attempts`,
+//! `exponentiation_factor`, `on_max_attempts` `PAUSE` or `KILL`) and, for workflows,
+//! `workflow_retention`; `(restate_rs.handler)` has the same fields, which override the
+//! service's one by one (`workflow_retention` only on the run handler). The generated server
+//! puts them in its discovery manifest (`idempotencyRetention`, ..., `retryPolicyOnMaxAttempts`,
+//! `workflowCompletionRetention` on the run handler), so restate-server applies them when the
+//! deployment is registered; code can still override them with restate-sdk's
+//! `ServiceDefinition::options` (see the rustdoc of any generated `FooServer`).
+//!
 //! ## Checks
 //!
 //! Generation fails, naming file, service and method, on: streaming methods; a handler type
 //! that does not fit its service type; a workflow without exactly one run handler; Rust names
 //! that collide; a service without `service_type` when [`Builder::require_service_type`] (or the
-//! plugin's `require_service_type`) asks for one.
+//! plugin's `require_service_type`) asks for one. In the configuration: a duration that is not
+//! one; a zero timeout or retry interval; a retry `max_interval` shorter than its
+//! `initial_interval`; `max_attempts` 0; an `exponentiation_factor` below 1;
+//! `workflow_retention` outside a workflow or on a shared handler; `idempotency_retention` on a
+//! run handler; `enable_lazy_state` on a stateless service; a handler made public
+//! (`ingress_private = false`) in an ingress-private service, which restate-server refuses.
 
 mod builder;
 mod codegen;
+mod config;
 mod ident;
 mod model;
 mod paths;
@@ -47,6 +88,7 @@ pub mod plugin;
 mod schema;
 
 pub use builder::{Builder, configure};
+pub use config::{Config, OnMaxAttempts, RetryPolicy};
 pub use model::{Diagnostic, Handler, HandlerKind, Service, ServiceKind};
 
 use prost_reflect::DescriptorPool;
@@ -59,6 +101,15 @@ pub const RESTATE_OPTIONS_PROTO: &str = include_str!("../../proto/dev/restate/sd
 
 /// Where the options file is imported from.
 pub const RESTATE_OPTIONS_PATH: &str = "dev/restate/sdk/go.proto";
+
+/// Our own options file, for the configuration a service declares (`(restate_rs.service)`
+/// and `(restate_rs.handler)`: retentions, timeouts, ingress-private, lazy state, retry
+/// policy). Protos import it as `restate_rs/options.proto`; the builder supplies it when the
+/// include path lacks it.
+pub const RESTATE_RS_OPTIONS_PROTO: &str = include_str!("../../proto/restate_rs/options.proto");
+
+/// Where our own options file is imported from.
+pub const RESTATE_RS_OPTIONS_PATH: &str = "restate_rs/options.proto";
 
 /// How payloads are encoded on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

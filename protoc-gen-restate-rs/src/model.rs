@@ -2,6 +2,7 @@
 //!
 //! Options are read through prost-reflect, which keeps extensions that prost-types would drop.
 
+use crate::config::{self, Config, Scope};
 use crate::ident;
 use prost_reflect::{
     DescriptorPool, ExtensionDescriptor, FileDescriptor, MethodDescriptor, ServiceDescriptor, Value,
@@ -56,6 +57,8 @@ pub struct Service {
     pub deprecated: bool,
     /// Its handlers, in declaration order.
     pub handlers: Vec<Handler>,
+    /// Its configuration, from `(restate_rs.service)`.
+    pub config: Config,
 }
 
 /// A handler (an rpc method) as we generate it.
@@ -73,6 +76,8 @@ pub struct Handler {
     pub docs: Vec<String>,
     /// `option deprecated = true`.
     pub deprecated: bool,
+    /// Its configuration, from `(restate_rs.handler)`; unset fields take the service's.
+    pub config: Config,
 }
 
 impl Service {
@@ -112,6 +117,8 @@ pub(crate) struct ModelOptions {
 struct Extensions {
     service_type: Option<ExtensionDescriptor>,
     handler_type: Option<ExtensionDescriptor>,
+    service_config: Option<ExtensionDescriptor>,
+    handler_config: Option<ExtensionDescriptor>,
 }
 
 const SERVICE_TYPE: &str = "dev.restate.sdk.go.service_type";
@@ -128,6 +135,8 @@ pub(crate) fn services_of_file(
     let ext = Extensions {
         service_type: pool.get_extension_by_name(SERVICE_TYPE),
         handler_type: pool.get_extension_by_name(HANDLER_TYPE),
+        service_config: pool.get_extension_by_name(config::SERVICE_OPTION),
+        handler_config: pool.get_extension_by_name(config::HANDLER_OPTION),
     };
     file.services()
         .map(|service| build_service(&ext, &service, options, diagnostics))
@@ -186,6 +195,22 @@ fn build_service(
         );
     }
 
+    let mut config_errors = Vec::new();
+    let service_config = config::read(
+        &service.options(),
+        ext.service_config.as_ref(),
+        Scope::Service(kind),
+        &mut config_errors,
+    );
+    config_errors.extend(config::check(
+        &service_config,
+        &service_config,
+        Scope::Service(kind),
+    ));
+    for message in config_errors {
+        error(&full_name, message);
+    }
+
     let mut handlers = Vec::new();
     for method in service.methods() {
         let location = format!("{full_name}.{}", method.name());
@@ -208,6 +233,18 @@ fn build_service(
                 error(&location, message);
                 HandlerKind::Stateless
             });
+        let scope = Scope::Handler(kind, handler_kind);
+        let mut config_errors = Vec::new();
+        let handler_config = config::read(
+            &method.options(),
+            ext.handler_config.as_ref(),
+            scope,
+            &mut config_errors,
+        );
+        config_errors.extend(config::check(&handler_config, &service_config, scope));
+        for message in config_errors {
+            error(&location, message);
+        }
         let (docs, deprecated) = docs_of(&method);
         handlers.push(Handler {
             name: method.name().to_owned(),
@@ -216,6 +253,7 @@ fn build_service(
             output: method.output().full_name().to_owned(),
             docs,
             deprecated,
+            config: handler_config,
         });
     }
 
@@ -263,6 +301,7 @@ fn build_service(
         docs,
         deprecated,
         handlers,
+        config: service_config,
     }
 }
 

@@ -76,6 +76,21 @@ fn unknown_import() {
 }
 
 #[test]
+fn configuration_durations_that_are_not_durations() {
+    check("config_durations");
+}
+
+#[test]
+fn configuration_values_out_of_range() {
+    check("config_values");
+}
+
+#[test]
+fn configuration_in_the_wrong_place() {
+    check("config_misplaced");
+}
+
+#[test]
 fn missing_service_type_is_fine_by_default() {
     let out = tempfile::tempdir().unwrap();
     protoc_gen_restate_rs::configure()

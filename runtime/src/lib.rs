@@ -48,14 +48,18 @@
 //! * [`admin`]: registering deployments with a Restate server.
 //! * [`testing`]: a real restate-server on loopback ports, for tests.
 //! * [`engine`]: the embedded engine, durable execution in-process on one SQLite file.
+//! * [`harness`]: the in-process test harness: virtual time, crash injection.
+//! * [`toolkit`]: sagas, typed state keys, deadlines, workflow status, deterministic helpers, fan-out.
 
 pub mod admin;
 pub mod client;
 pub mod codec;
 pub mod engine;
+pub mod harness;
 pub mod ingress;
 pub mod serve;
 pub mod testing;
+pub mod toolkit;
 
 #[doc(hidden)]
 #[path = "codegen.rs"]

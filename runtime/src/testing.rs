@@ -1,5 +1,8 @@
 //! Running a real Restate server for tests: `restate-server` from npm (pinned), started on free
 //! loopback ports with its own data directory, stopped by its PID when dropped.
+//! [`RestateServer::restart`] kills it (SIGKILL) and starts it again on the same data directory
+//! and ports; [`RestateCluster`] runs several nodes as one cluster (replicated log and
+//! metadata) on loopback.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -120,38 +123,8 @@ impl RestateServerBuilder {
 
     /// Starts the server and waits until its admin API and ingress answer.
     pub async fn start(self) -> Result<RestateServer, TestServerError> {
-        let binary = match self
-            .binary
-            .clone()
-            .or_else(|| std::env::var_os("RESTATE_SERVER_BIN").map(PathBuf::from))
-        {
-            Some(binary) => binary,
-            None => {
-                let prefix = self
-                    .npm_prefix
-                    .clone()
-                    .or_else(|| std::env::var_os("RESTATE_RS_TOOLS").map(PathBuf::from))
-                    .unwrap_or_else(default_prefix);
-                tokio::task::spawn_blocking(move || ensure_installed(&prefix))
-                    .await
-                    .map_err(|e| TestServerError::Io {
-                        context: "installing restate-server".to_owned(),
-                        source: std::io::Error::other(e),
-                    })??
-            }
-        };
-
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "restate-rs-server-{}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).map_err(|source| TestServerError::Io {
-            context: format!("creating {}", dir.display()),
-            source,
-        })?;
+        let binary = resolve_binary(self.binary.clone(), self.npm_prefix.clone()).await?;
+        let dir = fresh_dir("server")?;
         let [node_port, admin_port, ingress_port] = free_ports::<3>()?;
         let identity = self
             .identity_private_key_pem
@@ -192,45 +165,14 @@ advertised-ingress-endpoint = "http://127.0.0.1:{ingress_port}"
             base = dir.join("data").display().to_string(),
             extra = self.extra_config,
         );
-        let config_path = dir.join("restate.toml");
-        std::fs::write(&config_path, config).map_err(|source| TestServerError::Io {
-            context: format!("writing {}", config_path.display()),
-            source,
-        })?;
-        let log_path = dir.join("server.log");
-        let log = std::fs::File::create(&log_path).map_err(|source| TestServerError::Io {
-            context: format!("creating {}", log_path.display()),
-            source,
-        })?;
-        let child = Command::new(&binary)
-            .arg("--config-file")
-            .arg(&config_path)
-            .arg("--no-logo")
-            .arg("--listen-mode")
-            .arg("tcp")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().map_err(|source| TestServerError::Io {
-                context: "opening the server log".to_owned(),
-                source,
-            })?)
-            .stderr(log)
-            .spawn()
-            .map_err(|source| TestServerError::Spawn {
-                binary: binary.clone(),
-                source,
-            })?;
-
-        let mut server = RestateServer {
-            child,
+        let mut server = RestateServer::launch(
+            binary,
             dir,
-            log_path,
-            admin_url: format!("http://127.0.0.1:{admin_port}"),
-            ingress_url: format!("http://127.0.0.1:{ingress_port}"),
-            admin: AdminClient::new(format!("http://127.0.0.1:{admin_port}"))?,
-        };
-        server
-            .wait_ready(self.startup_timeout.unwrap_or(Duration::from_secs(90)))
-            .await?;
+            &config,
+            [node_port, admin_port, ingress_port],
+            self.startup_timeout.unwrap_or(Duration::from_secs(90)),
+        )?;
+        server.wait_ready(server.startup_timeout).await?;
         Ok(server)
     }
 }
@@ -244,6 +186,10 @@ pub struct RestateServer {
     admin_url: String,
     ingress_url: String,
     admin: AdminClient,
+    binary: PathBuf,
+    config_path: PathBuf,
+    node_port: u16,
+    startup_timeout: Duration,
 }
 
 impl std::fmt::Debug for RestateServer {
@@ -257,6 +203,35 @@ impl std::fmt::Debug for RestateServer {
 }
 
 impl RestateServer {
+    /// Writes `config` into `dir` and starts the process, without waiting for it.
+    fn launch(
+        binary: PathBuf,
+        dir: PathBuf,
+        config: &str,
+        [node_port, admin_port, ingress_port]: [u16; 3],
+        startup_timeout: Duration,
+    ) -> Result<Self, TestServerError> {
+        let config_path = dir.join("restate.toml");
+        std::fs::write(&config_path, config).map_err(|source| TestServerError::Io {
+            context: format!("writing {}", config_path.display()),
+            source,
+        })?;
+        let log_path = dir.join("server.log");
+        let child = spawn_server(&binary, &config_path, &log_path)?;
+        Ok(RestateServer {
+            child,
+            dir,
+            log_path,
+            admin_url: format!("http://127.0.0.1:{admin_port}"),
+            ingress_url: format!("http://127.0.0.1:{ingress_port}"),
+            admin: AdminClient::new(format!("http://127.0.0.1:{admin_port}"))?,
+            binary,
+            config_path,
+            node_port,
+            startup_timeout,
+        })
+    }
+
     /// Starts a server with the defaults.
     pub async fn start() -> Result<Self, TestServerError> {
         Self::builder().start().await
@@ -308,6 +283,45 @@ impl RestateServer {
         let _ = self.child.wait();
     }
 
+    /// Whether the process is still running (it may have been killed, or have exited).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The directory holding the configuration, the log and the data (`data/`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The node-to-node address, e.g. `http://127.0.0.1:40122`.
+    pub fn node_address(&self) -> String {
+        format!("http://127.0.0.1:{}", self.node_port)
+    }
+
+    /// Kills the server (SIGKILL) if it runs, starts it again with the same configuration,
+    /// data directory and ports, and waits until its admin API and ingress answer. What it
+    /// had accepted before the kill is recovered from its data directory; the log goes on in
+    /// the same file.
+    pub async fn restart(&mut self) -> Result<(), TestServerError> {
+        self.kill();
+        self.child = spawn_server(&self.binary, &self.config_path, &self.log_path)?;
+        self.wait_ready(self.startup_timeout).await
+    }
+
+    /// Starts the server again after [`kill`](Self::kill) (or does nothing if it runs),
+    /// without waiting for it to become ready: a cluster node may need its peers for that.
+    pub fn start_again(&mut self) -> Result<(), TestServerError> {
+        if !self.is_running() {
+            self.child = spawn_server(&self.binary, &self.config_path, &self.log_path)?;
+        }
+        Ok(())
+    }
+
+    /// Waits until the admin API and the ingress answer their health checks.
+    pub async fn wait_healthy(&mut self) -> Result<(), TestServerError> {
+        self.wait_ready(self.startup_timeout).await
+    }
+
     async fn wait_ready(&mut self, timeout: Duration) -> Result<(), TestServerError> {
         let started = Instant::now();
         let http = reqwest::Client::new();
@@ -346,25 +360,101 @@ impl Drop for RestateServer {
     }
 }
 
+/// Finds the binary: the builder's, `$RESTATE_SERVER_BIN`, or under the npm prefix (installed
+/// there when missing).
+async fn resolve_binary(
+    binary: Option<PathBuf>,
+    npm_prefix: Option<PathBuf>,
+) -> Result<PathBuf, TestServerError> {
+    if let Some(binary) =
+        binary.or_else(|| std::env::var_os("RESTATE_SERVER_BIN").map(PathBuf::from))
+    {
+        return Ok(binary);
+    }
+    let prefix = npm_prefix
+        .or_else(|| std::env::var_os("RESTATE_RS_TOOLS").map(PathBuf::from))
+        .unwrap_or_else(default_prefix);
+    tokio::task::spawn_blocking(move || ensure_installed(&prefix))
+        .await
+        .map_err(|e| TestServerError::Io {
+            context: "installing restate-server".to_owned(),
+            source: std::io::Error::other(e),
+        })?
+}
+
+/// A new empty directory under the system's temporary directory.
+fn fresh_dir(kind: &str) -> Result<PathBuf, TestServerError> {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "restate-rs-{kind}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|source| TestServerError::Io {
+        context: format!("creating {}", dir.display()),
+        source,
+    })?;
+    Ok(dir)
+}
+
+/// Starts restate-server on `config_path`, its output appended to `log_path`.
+fn spawn_server(
+    binary: &Path,
+    config_path: &Path,
+    log_path: &Path,
+) -> Result<Child, TestServerError> {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path)
+        .map_err(|source| TestServerError::Io {
+            context: format!("opening {}", log_path.display()),
+            source,
+        })?;
+    Command::new(binary)
+        .arg("--config-file")
+        .arg(config_path)
+        .arg("--no-logo")
+        .arg("--listen-mode")
+        .arg("tcp")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().map_err(|source| TestServerError::Io {
+            context: "opening the server log".to_owned(),
+            source,
+        })?)
+        .stderr(log)
+        .spawn()
+        .map_err(|source| TestServerError::Spawn {
+            binary: binary.to_path_buf(),
+            source,
+        })
+}
+
 fn tail(text: &str, lines: usize) -> String {
     let all: Vec<&str> = text.lines().collect();
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
 fn free_ports<const N: usize>() -> Result<[u16; N], TestServerError> {
+    let mut ports = [0u16; N];
+    ports.copy_from_slice(&free_port_list(N)?);
+    Ok(ports)
+}
+
+fn free_port_list(n: usize) -> Result<Vec<u16>, TestServerError> {
     // Hold all listeners at once so the ports differ, then release them for the server.
-    let listeners: Vec<TcpListener> = (0..N)
+    let listeners: Vec<TcpListener> = (0..n)
         .map(|_| TcpListener::bind("127.0.0.1:0"))
         .collect::<Result<_, _>>()
         .map_err(|source| TestServerError::Io {
             context: "finding free loopback ports".to_owned(),
             source,
         })?;
-    let mut ports = [0u16; N];
-    for (port, listener) in ports.iter_mut().zip(&listeners) {
-        *port = listener.local_addr().map(|a| a.port()).unwrap_or_default();
-    }
-    Ok(ports)
+    Ok(listeners
+        .iter()
+        .map(|listener| listener.local_addr().map(|a| a.port()).unwrap_or_default())
+        .collect())
 }
 
 fn default_prefix() -> PathBuf {
@@ -435,4 +525,272 @@ fn ensure_installed(prefix: &Path) -> Result<PathBuf, TestServerError> {
         });
     }
     Ok(binary)
+}
+
+/// Options for [`RestateCluster`].
+#[derive(Debug, Clone)]
+pub struct RestateClusterBuilder {
+    binary: Option<PathBuf>,
+    npm_prefix: Option<PathBuf>,
+    nodes: usize,
+    replication: usize,
+    partitions: u16,
+    extra_config: String,
+    startup_timeout: Option<Duration>,
+}
+
+impl Default for RestateClusterBuilder {
+    fn default() -> Self {
+        Self {
+            binary: None,
+            npm_prefix: None,
+            nodes: 3,
+            replication: 2,
+            partitions: 4,
+            extra_config: String::new(),
+            startup_timeout: None,
+        }
+    }
+}
+
+impl RestateClusterBuilder {
+    /// Use this restate-server binary.
+    pub fn binary(mut self, path: impl Into<PathBuf>) -> Self {
+        self.binary = Some(path.into());
+        self
+    }
+
+    /// Find (or install) restate-server under this npm prefix (its `node_modules`).
+    pub fn npm_prefix(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.npm_prefix = Some(dir.into());
+        self
+    }
+
+    /// How many nodes (default 3).
+    pub fn nodes(mut self, nodes: usize) -> Self {
+        self.nodes = nodes.max(1);
+        self
+    }
+
+    /// On how many nodes the log and the partitions are replicated (`default-replication`,
+    /// default 2: three nodes then survive the loss of one).
+    pub fn replication(mut self, replication: usize) -> Self {
+        self.replication = replication.max(1);
+        self
+    }
+
+    /// How many partitions the cluster is provisioned with (default 4).
+    pub fn partitions(mut self, partitions: u16) -> Self {
+        self.partitions = partitions.max(1);
+        self
+    }
+
+    /// Extra TOML appended to every node's configuration file.
+    pub fn extra_config(mut self, toml: impl Into<String>) -> Self {
+        self.extra_config = toml.into();
+        self
+    }
+
+    /// How long to wait for each node to become ready (default 120 s).
+    pub fn startup_timeout(mut self, timeout: Duration) -> Self {
+        self.startup_timeout = Some(timeout);
+        self
+    }
+
+    /// Starts every node (the first one provisions the cluster) and waits until each answers
+    /// on its admin API and ingress.
+    pub async fn start(self) -> Result<RestateCluster, TestServerError> {
+        let binary = resolve_binary(self.binary.clone(), self.npm_prefix.clone()).await?;
+        let dir = fresh_dir("cluster")?;
+        let ports = free_port_list(3 * self.nodes)?;
+        let node_ports: Vec<u16> = ports.chunks(3).map(|p| p[0]).collect();
+        let cluster_name = format!("restate-rs-cluster-{}", node_ports[0]);
+        let metadata_addresses = node_ports
+            .iter()
+            .map(|p| format!("\"http://127.0.0.1:{p}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let timeout = self.startup_timeout.unwrap_or(Duration::from_secs(120));
+        let mut nodes = Vec::with_capacity(self.nodes);
+        for (i, chunk) in ports.chunks(3).enumerate() {
+            let [node_port, admin_port, ingress_port] = [chunk[0], chunk[1], chunk[2]];
+            let node_dir = dir.join(format!("n{}", i + 1));
+            std::fs::create_dir_all(&node_dir).map_err(|source| TestServerError::Io {
+                context: format!("creating {}", node_dir.display()),
+                source,
+            })?;
+            let config = format!(
+                r#"cluster-name = "{cluster_name}"
+node-name = "n{n}"
+base-dir = {base:?}
+bind-address = "127.0.0.1:{node_port}"
+advertised-address = "http://127.0.0.1:{node_port}"
+auto-provision = {provision}
+default-replication = {replication}
+default-num-partitions = {partitions}
+disable-telemetry = true
+rocksdb-total-memory-size = "256 MiB"
+log-filter = "warn,restate=info"
+log-disable-ansi-codes = true
+
+[metadata-client]
+addresses = [{metadata_addresses}]
+
+[bifrost]
+default-provider = "replicated"
+
+[admin]
+bind-address = "127.0.0.1:{admin_port}"
+advertised-admin-endpoint = "http://127.0.0.1:{admin_port}"
+disable-web-ui = true
+
+[admin.query-engine]
+memory-size = "64 MiB"
+
+[ingress]
+bind-address = "127.0.0.1:{ingress_port}"
+advertised-ingress-endpoint = "http://127.0.0.1:{ingress_port}"
+
+{extra}
+"#,
+                n = i + 1,
+                base = node_dir.join("data").display().to_string(),
+                provision = i == 0,
+                replication = self.replication,
+                partitions = self.partitions,
+                extra = self.extra_config,
+            );
+            match RestateServer::launch(
+                binary.clone(),
+                node_dir,
+                &config,
+                [node_port, admin_port, ingress_port],
+                timeout,
+            ) {
+                Ok(node) => nodes.push(node),
+                Err(e) => {
+                    // The nodes started so far are killed when dropped.
+                    drop(nodes);
+                    let _ = std::fs::remove_dir_all(&dir);
+                    return Err(e);
+                }
+            }
+        }
+        let mut cluster = RestateCluster {
+            nodes,
+            dir,
+            cluster_name,
+        };
+        for node in &mut cluster.nodes {
+            node.wait_healthy().await?;
+        }
+        Ok(cluster)
+    }
+}
+
+/// Several restate-server processes forming one cluster on loopback: one cluster name, each
+/// node with its own name, ports and data directory, all of them running every role
+/// (metadata server, log server, worker, admin, ingress), the log and the partitions
+/// replicated on `replication` nodes; the first node provisions the cluster. Dropping it
+/// kills every node and removes their data.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use restate_rs::testing::RestateCluster;
+/// let mut cluster = RestateCluster::builder().nodes(3).replication(2).start().await?;
+/// // cluster.register("http://127.0.0.1:9080").await?;
+/// cluster.kill(1); // SIGKILL the second node; the other two go on
+/// let ingress = cluster.node(0).ingress();
+/// # Ok(()) }
+/// ```
+pub struct RestateCluster {
+    nodes: Vec<RestateServer>,
+    dir: PathBuf,
+    cluster_name: String,
+}
+
+impl std::fmt::Debug for RestateCluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RestateCluster")
+            .field("cluster_name", &self.cluster_name)
+            .field("nodes", &self.nodes)
+            .finish()
+    }
+}
+
+impl RestateCluster {
+    /// Options for starting a cluster (3 nodes, replication 2 unless told otherwise).
+    pub fn builder() -> RestateClusterBuilder {
+        RestateClusterBuilder::default()
+    }
+
+    /// The cluster name all nodes share.
+    pub fn cluster_name(&self) -> &str {
+        &self.cluster_name
+    }
+
+    /// The nodes, in the order they were configured (`n1`, `n2`, ...).
+    pub fn nodes(&self) -> &[RestateServer] {
+        &self.nodes
+    }
+
+    /// Node `i` (0-based; its node name is `n{i+1}`).
+    pub fn node(&self, i: usize) -> &RestateServer {
+        &self.nodes[i]
+    }
+
+    /// Node `i`, to kill or restart it.
+    pub fn node_mut(&mut self, i: usize) -> &mut RestateServer {
+        &mut self.nodes[i]
+    }
+
+    /// Kills node `i` with SIGKILL; its data stays.
+    pub fn kill(&mut self, i: usize) {
+        self.nodes[i].kill();
+    }
+
+    /// Starts node `i` again on its data directory and ports and waits until it answers.
+    pub async fn restart(&mut self, i: usize) -> Result<(), TestServerError> {
+        self.nodes[i].restart().await
+    }
+
+    /// The indexes of the nodes whose process runs.
+    pub fn running(&mut self) -> Vec<usize> {
+        (0..self.nodes.len())
+            .filter(|&i| self.nodes[i].is_running())
+            .collect()
+    }
+
+    /// Registers the deployment at `uri` through the admin API of the first running node.
+    pub async fn register(&mut self, uri: &str) -> Result<Deployment, TestServerError> {
+        let first = *self
+            .running()
+            .first()
+            .ok_or_else(|| TestServerError::NotReady {
+                timeout: Duration::ZERO,
+                reason: "no node of the cluster runs".to_owned(),
+                log: String::new(),
+            })?;
+        self.nodes[first].register(uri).await
+    }
+
+    /// The logs of all nodes, each under a header naming the node.
+    pub fn logs(&self) -> String {
+        self.nodes
+            .iter()
+            .enumerate()
+            .map(|(i, node)| format!("--- n{} ---\n{}", i + 1, node.log()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+impl Drop for RestateCluster {
+    fn drop(&mut self) {
+        for node in &mut self.nodes {
+            node.kill();
+        }
+        self.nodes.clear();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }

@@ -4,6 +4,7 @@ mod deployment;
 mod greeter;
 pub mod scenarios;
 mod signup;
+pub mod toolkit;
 
 pub use deployment::Deployments;
 pub use greeter::Greetings;

@@ -107,6 +107,14 @@ pub fn endpoint(probe: &Probe, outbox: &Outbox) -> Endpoint {
             probe: probe.clone(),
         }))
         .bind(MapObjectServer::new(MapObject))
+        .bind(restate_rs_examples::proto::scenarios::v1::TripServer::new(
+            restate_rs_examples::services::toolkit::Trip::default(),
+        ))
+        .bind(
+            restate_rs_examples::proto::scenarios::v1::OnboardingServer::new(
+                restate_rs_examples::services::toolkit::Onboarding::default(),
+            ),
+        )
         .build()
 }
 

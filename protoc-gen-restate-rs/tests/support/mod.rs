@@ -54,11 +54,12 @@ pub fn protos_under(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// The fixtures that have services (everything under `proto/` except the options file).
+/// The fixtures that have services (everything under `proto/` except the options files and
+/// the service protocol).
 pub fn service_fixtures() -> Vec<String> {
     protos_under(&proto_dir())
         .into_iter()
-        .filter(|f| !f.starts_with("dev/restate/"))
+        .filter(|f| !f.starts_with("dev/restate/") && !f.starts_with("restate_rs/"))
         .collect()
 }
 

@@ -10,6 +10,7 @@
 //! | `GET /invocations/{id}` | the invocation, its journal and its key's state |
 //! | `PATCH /invocations/{id}/cancel`, `DELETE /invocations/{id}?mode=cancel` | 202 |
 //! | `PATCH /invocations/{id}/kill`, `DELETE /invocations/{id}?mode=kill` | 202 |
+//! | `PATCH /invocations/{id}/resume` | 202, for an invocation paused after its last attempt |
 //! | `GET /health` | 200 |
 
 use super::{Engine, EngineError, HandlerKind, ServiceKind, protocol, read_invocation};
@@ -27,7 +28,8 @@ pub struct InvocationSummary {
     pub id: String,
     /// `service/handler` or `service/key/handler`.
     pub target: String,
-    /// `pending`, `scheduled`, `inboxed`, `running`, `suspended`, `backoff` or `completed`.
+    /// `pending`, `scheduled`, `inboxed`, `running`, `suspended`, `backoff`, `paused` or
+    /// `completed`.
     pub status: String,
     /// Failed attempts so far.
     pub attempts: u32,

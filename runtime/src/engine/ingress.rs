@@ -116,6 +116,14 @@ impl Engine {
                         &format!("no service handler at {}", parts.uri.path()),
                     );
                 };
+                if self.is_ingress_private(&target) {
+                    return ingress_error(
+                        StatusCode::BAD_REQUEST,
+                        &format!(
+                            "{target} is private: it can be called from other handlers, not through the ingress"
+                        ),
+                    );
+                }
                 let delay = match query_value(query, "delay").map(parse_duration).transpose() {
                     Ok(delay) => delay,
                     Err(e) => return ingress_error(StatusCode::BAD_REQUEST, &e),
@@ -149,6 +157,14 @@ impl Engine {
                 &format!("no route for {} {}", parts.method, parts.uri.path()),
             ),
         }
+    }
+
+    fn is_ingress_private(&self, target: &Target) -> bool {
+        self.inner
+            .services
+            .get(&target.service)
+            .and_then(|s| s.configs.get(&target.handler))
+            .is_some_and(|c| c.ingress_private)
     }
 
     /// `[service, handler]`, `[service, key, handler]`, each optionally followed by `send`.

@@ -282,6 +282,58 @@ impl HandlerKind {
 struct ServiceMeta {
     kind: ServiceKind,
     handlers: HashMap<String, HandlerKind>,
+    /// What the manifest declares per handler (the service's values, overridden by the
+    /// handler's).
+    configs: HashMap<String, HandlerConfig>,
+}
+
+/// The configuration a deployment declares for a handler, as the engine honours it.
+#[derive(Debug, Clone, Default)]
+struct HandlerConfig {
+    retry_initial: Option<Duration>,
+    retry_max: Option<Duration>,
+    retry_factor: Option<f64>,
+    retry_max_attempts: Option<u32>,
+    /// On reaching the maximum attempts: pause (keep, stop retrying) instead of kill.
+    pause_on_max_attempts: bool,
+    inactivity_timeout: Option<Duration>,
+    ingress_private: bool,
+}
+
+impl HandlerConfig {
+    /// Reads the manifest fields of `object` over `base`.
+    fn from_manifest(object: &serde_json::Value, base: &HandlerConfig) -> HandlerConfig {
+        let ms = |name: &str| object[name].as_u64().map(Duration::from_millis);
+        HandlerConfig {
+            retry_initial: ms("retryPolicyInitialInterval").or(base.retry_initial),
+            retry_max: ms("retryPolicyMaxInterval").or(base.retry_max),
+            retry_factor: object["retryPolicyExponentiationFactor"]
+                .as_f64()
+                .or(base.retry_factor),
+            retry_max_attempts: object["retryPolicyMaxAttempts"]
+                .as_u64()
+                .map(|n| n.min(u64::from(u32::MAX)) as u32)
+                .or(base.retry_max_attempts),
+            pause_on_max_attempts: match object["retryPolicyOnMaxAttempts"].as_str() {
+                Some(value) => value.eq_ignore_ascii_case("pause"),
+                None => base.pause_on_max_attempts,
+            },
+            inactivity_timeout: ms("inactivityTimeout").or(base.inactivity_timeout),
+            ingress_private: object["ingressPrivate"]
+                .as_bool()
+                .unwrap_or(base.ingress_private),
+        }
+    }
+
+    /// The engine's policy with what the deployment declared on top.
+    fn retry_policy(&self, engine: &RetryPolicy) -> RetryPolicy {
+        RetryPolicy {
+            initial: self.retry_initial.unwrap_or(engine.initial),
+            factor: self.retry_factor.unwrap_or(engine.factor),
+            max: self.retry_max.unwrap_or(engine.max),
+            max_attempts: self.retry_max_attempts.or(engine.max_attempts),
+        }
+    }
 }
 
 /// The engine. Cheap to clone; every clone drives the same engine.
@@ -308,6 +360,8 @@ struct Inner {
     retry: RetryPolicy,
     inactivity_timeout: Duration,
     sched: Mutex<Sched>,
+    /// Crashes the test harness asked for, each fired once.
+    crashes: Mutex<Vec<(Target, CrashPoint)>>,
     timer_wake: Arc<Notify>,
     shutdown: tokio::sync::watch::Sender<bool>,
 }
@@ -471,6 +525,7 @@ impl Engine {
             retry: builder.retry,
             inactivity_timeout: builder.inactivity_timeout,
             sched: Mutex::new(Sched::default()),
+            crashes: Mutex::new(Vec::new()),
             timer_wake: Arc::new(Notify::new()),
             shutdown,
         });
@@ -1117,12 +1172,16 @@ impl Engine {
                 .await;
         }
 
+        let inactivity = self
+            .config_of(&invocation)
+            .inactivity_timeout
+            .unwrap_or(self.inner.inactivity_timeout);
         let mut decoder = FrameDecoder::new();
         let mut ended = false;
         let mut shutdown = self.inner.shutdown.subscribe();
         loop {
             let next = tokio::select! {
-                next = tokio::time::timeout(self.inner.inactivity_timeout, body.frame()) => next,
+                next = tokio::time::timeout(inactivity, body.frame()) => next,
                 _ = shutdown.changed() => return Ok(()),
             };
             let chunk = match next {
@@ -1159,7 +1218,33 @@ impl Engine {
                             .await;
                     }
                 };
+                if frame.ty == protocol::PROPOSE_RUN_COMPLETION
+                    && self.crash_before_step(&invocation, &frame).await?
+                {
+                    self.inner.sched.lock().unwrap().running.remove(id);
+                    return self
+                        .attempt_failed(
+                            &invocation,
+                            "injected crash (before a step's result was journaled)".to_owned(),
+                            None,
+                        )
+                        .await;
+                }
+                let ty = frame.ty;
+                let step = if ty == protocol::PROPOSE_RUN_COMPLETION {
+                    self.step_name(&invocation, &frame).await?
+                } else {
+                    None
+                };
                 match self.on_frame(&invocation, &lock, frame).await? {
+                    FrameOutcome::Continue
+                        if self.crash_after(&invocation, step.as_deref()).await? =>
+                    {
+                        self.inner.sched.lock().unwrap().running.remove(id);
+                        return self
+                            .attempt_failed(&invocation, "injected crash".to_owned(), None)
+                            .await;
+                    }
                     FrameOutcome::Continue => {}
                     FrameOutcome::Ended => ended = true,
                     FrameOutcome::Suspended(awaited) => {
@@ -1776,12 +1861,11 @@ impl Engine {
             return Ok(());
         }
         let attempts = invocation.attempts + 1;
-        let give_up = self
-            .inner
-            .retry
-            .max_attempts
-            .is_some_and(|max| attempts >= max);
-        let delay = delay.unwrap_or_else(|| self.inner.retry.delay(attempts));
+        let config = self.config_of(invocation);
+        let policy = config.retry_policy(&self.inner.retry);
+        let give_up = policy.max_attempts.is_some_and(|max| attempts >= max);
+        let pause = give_up && config.pause_on_max_attempts;
+        let delay = delay.unwrap_or_else(|| policy.delay(attempts));
         tracing::warn!(
             "invocation {} ({}/{}) attempt {attempts} failed: {message}",
             invocation.id,
@@ -1794,7 +1878,12 @@ impl Engine {
         self.inner
             .store
             .run(move |tx| {
-                if give_up {
+                if pause {
+                    tx.execute(
+                        "UPDATE invocations SET status = 'paused', attempts = ?2, last_error = ?3 WHERE id = ?1",
+                        params![id, attempts, text],
+                    )?;
+                } else if give_up {
                     tx.execute(
                         "UPDATE invocations SET attempts = ?2, last_error = ?3, failure_code = 500, failure_message = ?3, result_value = NULL WHERE id = ?1",
                         params![id, attempts, text],
@@ -1808,11 +1897,46 @@ impl Engine {
                 Ok(())
             })
             .await?;
-        if give_up {
+        if pause {
+            tracing::warn!(
+                "invocation {} paused after {attempts} attempts; resume it from the admin API",
+                invocation.id
+            );
+            Ok(())
+        } else if give_up {
             self.finish(invocation).await
         } else {
             self.inner.timer_wake.notify_one();
             Ok(())
+        }
+    }
+
+    /// What the deployment declared for the invocation's handler.
+    fn config_of(&self, invocation: &Invocation) -> HandlerConfig {
+        self.inner
+            .services
+            .get(&invocation.service)
+            .and_then(|s| s.configs.get(&invocation.handler))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Resumes a paused invocation (one that exhausted its attempts under a pausing retry
+    /// policy): it gets a fresh attempt.
+    pub async fn resume(&self, invocation_id: &str) -> Result<(), EngineError> {
+        let id = invocation_id.to_owned();
+        let resumed = self
+            .inner
+            .store
+            .run(move |tx| Ok(tx.execute("UPDATE invocations SET status = 'running', attempts = 0 WHERE id = ?1 AND status = 'paused'", [&id])? == 1))
+            .await?;
+        if resumed {
+            self.spawn_attempt(invocation_id.to_owned());
+            Ok(())
+        } else {
+            Err(EngineError::UnknownInvocation(format!(
+                "{invocation_id} (not paused)"
+            )))
         }
     }
 
@@ -1998,6 +2122,238 @@ impl Engine {
                 _ = shutdown.changed() => return,
             }
         }
+    }
+}
+
+/// Where the test harness makes an invocation's attempt crash (see [`Engine::inject_crash`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CrashPoint {
+    /// Once its journal holds at least this many entries (the input is entry 0).
+    AfterEntries(u32),
+    /// When the step (`ctx.run(..).name(..)`) with this name has run but its result is not yet
+    /// journaled: the step runs again after the crash.
+    BeforeStepCompletes(String),
+    /// Right after the result of the step with this name is journaled: the step does not run
+    /// again after the crash.
+    AfterStepCompletes(String),
+}
+
+impl Engine {
+    /// Makes the next invocation of `target` (any key when the target's key is empty) crash
+    /// once at `point`: its attempt is dropped as if the process had died there, and the
+    /// engine recovers it by replaying its journal. For tests of what runs once.
+    pub fn inject_crash(&self, target: Target, point: CrashPoint) {
+        self.inner.crashes.lock().unwrap().push((target, point));
+    }
+
+    fn crash_index(
+        &self,
+        invocation: &Invocation,
+        matches: impl Fn(&CrashPoint) -> bool,
+    ) -> Option<usize> {
+        self.inner
+            .crashes
+            .lock()
+            .unwrap()
+            .iter()
+            .position(|(target, point)| {
+                target.service == invocation.service
+                    && target.handler == invocation.handler
+                    && (target.key.is_empty() || target.key == invocation.key)
+                    && matches(point)
+            })
+    }
+
+    /// The name of the step a run proposal completes.
+    async fn step_name(
+        &self,
+        invocation: &Invocation,
+        frame: &Frame,
+    ) -> Result<Option<String>, EngineError> {
+        if self.inner.crashes.lock().unwrap().is_empty() {
+            return Ok(None);
+        }
+        let completion = frame
+            .decode_as::<pb::ProposeRunCompletionMessage>()
+            .map(|m| m.result_completion_id)
+            .ok();
+        let id = invocation.id.clone();
+        let runs: Vec<Vec<u8>> = self
+            .inner
+            .store
+            .run(move |tx| {
+                let mut stmt =
+                    tx.prepare("SELECT payload FROM journal WHERE invocation_id = ?1 AND ty = ?2")?;
+                let rows = stmt
+                    .query_map(params![id, protocol::RUN_COMMAND as i64], |r| r.get(0))?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(rows)
+            })
+            .await?;
+        Ok(runs.iter().find_map(|payload| {
+            let run: pb::RunCommandMessage = prost::Message::decode(payload.as_slice()).ok()?;
+            (Some(run.result_completion_id) == completion).then_some(run.name)
+        }))
+    }
+
+    async fn crash_before_step(
+        &self,
+        invocation: &Invocation,
+        frame: &Frame,
+    ) -> Result<bool, EngineError> {
+        let Some(name) = self.step_name(invocation, frame).await? else {
+            return Ok(false);
+        };
+        let found = self.crash_index(
+            invocation,
+            |p| matches!(p, CrashPoint::BeforeStepCompletes(n) if *n == name),
+        );
+        Ok(found
+            .map(|i| self.inner.crashes.lock().unwrap().remove(i))
+            .is_some())
+    }
+
+    async fn crash_after(
+        &self,
+        invocation: &Invocation,
+        step: Option<&str>,
+    ) -> Result<bool, EngineError> {
+        if self.inner.crashes.lock().unwrap().is_empty() {
+            return Ok(false);
+        }
+        if let Some(name) = step
+            && let Some(i) = self.crash_index(
+                invocation,
+                |p| matches!(p, CrashPoint::AfterStepCompletes(n) if n == name),
+            )
+        {
+            self.inner.crashes.lock().unwrap().remove(i);
+            return Ok(true);
+        }
+        let id = invocation.id.clone();
+        let entries: i64 = self
+            .inner
+            .store
+            .run(move |tx| {
+                tx.query_row(
+                    "SELECT COUNT(*) FROM journal WHERE invocation_id = ?1",
+                    [id],
+                    |r| r.get(0),
+                )
+            })
+            .await?;
+        let found = self.crash_index(
+            invocation,
+            |p| matches!(p, CrashPoint::AfterEntries(n) if entries >= i64::from(*n)),
+        );
+        Ok(found
+            .map(|i| self.inner.crashes.lock().unwrap().remove(i))
+            .is_some())
+    }
+
+    /// When the next timer, delayed invocation or retry is due, if any.
+    pub async fn next_timer(&self) -> Result<Option<std::time::SystemTime>, EngineError> {
+        let next: Option<i64> = self
+            .inner
+            .store
+            .run(|tx| {
+                tx.query_row(
+                    "SELECT MIN(t) FROM (SELECT MIN(fire_at) AS t FROM timers UNION ALL SELECT MIN(run_at) FROM invocations WHERE status IN ('scheduled', 'backoff'))",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .await?;
+        Ok(next.map(|ms| std::time::UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)))
+    }
+
+    /// Sets state of a virtual object or workflow directly (seeding tests).
+    pub async fn set_state(
+        &self,
+        service: &str,
+        key: &str,
+        name: &str,
+        value: impl Into<Bytes>,
+    ) -> Result<(), EngineError> {
+        let (s, k, n, v) = (
+            service.to_owned(),
+            key.to_owned(),
+            name.as_bytes().to_vec(),
+            value.into().to_vec(),
+        );
+        self.inner
+            .store
+            .run(move |tx| {
+                tx.execute(
+                    "INSERT INTO state (service, key, name, value) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (service, key, name) DO UPDATE SET value = excluded.value",
+                    params![s, k, n, v],
+                )?;
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// The outcome of a workflow's durable promise, if it was completed.
+    pub async fn promise(
+        &self,
+        workflow: &str,
+        key: &str,
+        name: &str,
+    ) -> Result<Option<Outcome>, EngineError> {
+        let (s, k, n) = (workflow.to_owned(), key.to_owned(), name.to_owned());
+        Ok(self
+            .inner
+            .store
+            .run(move |tx| read_promise(tx, &s, &k, &n))
+            .await?)
+    }
+
+    /// Completes a workflow's durable promise from outside (seeding tests), waking whoever
+    /// waits on it. Returns false when it was already completed.
+    pub async fn complete_promise(
+        &self,
+        workflow: &str,
+        key: &str,
+        name: &str,
+        outcome: Outcome,
+    ) -> Result<bool, EngineError> {
+        let (s, k, n) = (workflow.to_owned(), key.to_owned(), name.to_owned());
+        let o = outcome.clone();
+        let waiters = self
+            .inner
+            .store
+            .run(move |tx| {
+                if read_promise(tx, &s, &k, &n)?.is_some() {
+                    return Ok(None);
+                }
+                let (value, code, message) = match &o {
+                    Ok(v) => (Some(v.to_vec()), None, None),
+                    Err((c, m)) => (None, Some(i64::from(*c)), Some(m.clone())),
+                };
+                tx.execute(
+                    "INSERT INTO promises (service, key, name, value, failure_code, failure_message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    params![s, k, n, value, code, message],
+                )?;
+                Ok(Some(take_waiters(tx, "promise", &promise_target(&s, &k, &n))?))
+            })
+            .await?;
+        let Some(waiters) = waiters else {
+            return Ok(false);
+        };
+        let deliveries = waiters
+            .into_iter()
+            .map(|(invocation_id, completion)| Delivery {
+                invocation_id,
+                frame: promise_frame(
+                    protocol::GET_PROMISE_COMPLETION_NOTIFICATION,
+                    completion,
+                    Some(&outcome),
+                ),
+            })
+            .collect();
+        self.deliver(deliveries).await?;
+        Ok(true)
     }
 }
 
@@ -2530,7 +2886,13 @@ async fn discover(
             _ => ServiceKind::Service,
         };
         let mut handlers = HashMap::new();
+        let mut configs = HashMap::new();
+        let service_config = HandlerConfig::from_manifest(service, &HandlerConfig::default());
         for handler in service["handlers"].as_array().into_iter().flatten() {
+            configs.insert(
+                handler["name"].as_str().unwrap_or_default().to_owned(),
+                HandlerConfig::from_manifest(handler, &service_config),
+            );
             let handler_kind = match (kind, handler["ty"].as_str()) {
                 (ServiceKind::Service, _) => HandlerKind::Stateless,
                 (_, Some("SHARED")) => HandlerKind::Shared,
@@ -2542,7 +2904,14 @@ async fn discover(
                 handler_kind,
             );
         }
-        services.insert(name, ServiceMeta { kind, handlers });
+        services.insert(
+            name,
+            ServiceMeta {
+                kind,
+                handlers,
+                configs,
+            },
+        );
     }
     Ok((services, content_type))
 }

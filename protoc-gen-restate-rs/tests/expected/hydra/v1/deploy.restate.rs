@@ -27,6 +27,7 @@ pub mod deployment_service {
                 input_schema: r##"{"$defs":{"common.v1.Actor":{"additionalProperties":false,"properties":{"displayName":{"type":"string"},"id":{"type":"string"}},"title":"common.v1.Actor","type":"object"}},"additionalProperties":false,"properties":{"buildId":{"type":"string"},"env":{"additionalProperties":{"type":"string"},"type":"object"},"image":{"type":"string"},"replicas":{"type":"integer"},"requestedBy":{"$ref":"#/$defs/common.v1.Actor"},"strategy":{"enum":["STRATEGY_UNSPECIFIED","STRATEGY_ROLLING","STRATEGY_BLUE_GREEN"],"title":"hydra.v1.DeployRequest.Strategy","type":"string"}},"title":"hydra.v1.DeployRequest","type":"object"}"##,
                 output_schema: r##"{"additionalProperties":false,"properties":{"deploymentId":{"type":"string"},"finishedAt":{"format":"date-time","type":"string"},"sequence":{"pattern":"^-?[0-9]+$","type":["string","integer"]},"steps":{"items":{"type":"string"},"type":"array"}},"title":"hydra.v1.DeployResponse","type":"object"}"##,
                 content_type: "application/json",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
             ::restate_rs::__codegen::HandlerSpec {
                 name: handler::ROLLBACK,
@@ -37,6 +38,7 @@ pub mod deployment_service {
                 input_schema: r##"{"additionalProperties":false,"properties":{"reason":{"type":"string"}},"title":"hydra.v1.RollbackRequest","type":"object"}"##,
                 output_schema: r##"{"additionalProperties":false,"properties":{"deploymentId":{"type":"string"},"finishedAt":{"format":"date-time","type":"string"},"sequence":{"pattern":"^-?[0-9]+$","type":["string","integer"]},"steps":{"items":{"type":"string"},"type":"array"}},"title":"hydra.v1.DeployResponse","type":"object"}"##,
                 content_type: "application/json",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
             ::restate_rs::__codegen::HandlerSpec {
                 name: handler::GET_STATUS,
@@ -47,13 +49,15 @@ pub mod deployment_service {
                 input_schema: r##"{"additionalProperties":false,"properties":{},"title":"hydra.v1.GetStatusRequest","type":"object"}"##,
                 output_schema: r##"{"additionalProperties":false,"properties":{"deploymentId":{"type":"string"},"deployments":{"pattern":"^-?[0-9]+$","type":["string","integer"]},"phase":{"enum":["PHASE_UNSPECIFIED","PHASE_IDLE","PHASE_DEPLOYING","PHASE_FAILED"],"title":"hydra.v1.DeploymentStatus.Phase","type":"string"}},"title":"hydra.v1.DeploymentStatus","type":"object"}"##,
                 content_type: "application/json",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
         ],
+        config: ::restate_rs::__codegen::Config::NONE,
     };
 }
 /// Deploys projects. Keyed by project id: two deployments of one project never overlap.
 ///
-/// The Restate virtual object `hydra.v1.DeploymentService`: implement this trait and serve it with [`DeploymentServiceServer`].
+/// The Restate virtual object `hydra.v1.DeploymentService`: implement this trait and serve it with \[`DeploymentServiceServer`\].
 pub trait DeploymentService: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Deploys a build: validates it, rolls it out in named durable steps, records the result.
     ///
@@ -86,9 +90,24 @@ pub trait DeploymentService: ::core::marker::Send + ::core::marker::Sync + 'stat
         Output = ::restate_rs::HandlerResult<DeploymentStatus>,
     > + ::core::marker::Send;
 }
-/// Serves an implementation of [`DeploymentService`] as the Restate virtual object `hydra.v1.DeploymentService`.
+/// Serves an implementation of \[`DeploymentService`\] as the Restate virtual object `hydra.v1.DeploymentService`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(DeploymentServiceServer::new(my_impl))`.
+///
+/// Code can override the configuration from the proto (`(restate_rs.service)` and
+/// `(restate_rs.handler)`) when it binds the server: what it sets wins, the rest stays.
+///
+/// ```ignore
+/// use restate_rs::prelude::*;
+/// use restate_rs::restate_sdk::endpoint::{HandlerOptions, ServiceOptions};
+///
+/// let server = DeploymentServiceServer::new(my_impl).into_service_definition().options(
+///     ServiceOptions::new()
+///         .inactivity_timeout(std::time::Duration::from_secs(30))
+///         .handler("Deploy", HandlerOptions::new().journal_retention(std::time::Duration::from_secs(3600))),
+/// );
+/// let endpoint = Endpoint::builder().bind(server).build();
+/// ```
 #[allow(deprecated)]
 pub struct DeploymentServiceServer<T> {
     service: ::std::sync::Arc<T>,

@@ -25,6 +25,7 @@ pub mod counter {
                 input_schema: r##"{"additionalProperties":false,"properties":{"delta":{"pattern":"^-?[0-9]+$","type":["string","integer"]},"gate":{"type":"string"}},"title":"scenarios.v1.AddRequest","type":"object"}"##,
                 output_schema: r##"{"additionalProperties":false,"properties":{"value":{"pattern":"^-?[0-9]+$","type":["string","integer"]}},"title":"scenarios.v1.CounterValue","type":"object"}"##,
                 content_type: "application/json",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
             ::restate_rs::__codegen::HandlerSpec {
                 name: handler::GET,
@@ -35,13 +36,15 @@ pub mod counter {
                 input_schema: r##"{"additionalProperties":false,"title":"google.protobuf.Empty","type":"object"}"##,
                 output_schema: r##"{"additionalProperties":false,"properties":{"value":{"pattern":"^-?[0-9]+$","type":["string","integer"]}},"title":"scenarios.v1.CounterValue","type":"object"}"##,
                 content_type: "application/json",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
         ],
+        config: ::restate_rs::__codegen::Config::NONE,
     };
 }
 /// A counter per key. Add is exclusive; Get is shared and runs alongside a running Add.
 ///
-/// The Restate virtual object `scenarios.v1.Counter`: implement this trait and serve it with [`CounterServer`].
+/// The Restate virtual object `scenarios.v1.Counter`: implement this trait and serve it with \[`CounterServer`\].
 pub trait Counter: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Adds `delta`; when `gate` is set, waits until the test opens that gate before finishing,
     /// so that the test can observe what else runs meanwhile.
@@ -65,9 +68,24 @@ pub trait Counter: ::core::marker::Send + ::core::marker::Sync + 'static {
         Output = ::restate_rs::HandlerResult<CounterValue>,
     > + ::core::marker::Send;
 }
-/// Serves an implementation of [`Counter`] as the Restate virtual object `scenarios.v1.Counter`.
+/// Serves an implementation of \[`Counter`\] as the Restate virtual object `scenarios.v1.Counter`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(CounterServer::new(my_impl))`.
+///
+/// Code can override the configuration from the proto (`(restate_rs.service)` and
+/// `(restate_rs.handler)`) when it binds the server: what it sets wins, the rest stays.
+///
+/// ```ignore
+/// use restate_rs::prelude::*;
+/// use restate_rs::restate_sdk::endpoint::{HandlerOptions, ServiceOptions};
+///
+/// let server = CounterServer::new(my_impl).into_service_definition().options(
+///     ServiceOptions::new()
+///         .inactivity_timeout(std::time::Duration::from_secs(30))
+///         .handler("Add", HandlerOptions::new().journal_retention(std::time::Duration::from_secs(3600))),
+/// );
+/// let endpoint = Endpoint::builder().bind(server).build();
+/// ```
 #[allow(deprecated)]
 pub struct CounterServer<T> {
     service: ::std::sync::Arc<T>,
@@ -272,6 +290,7 @@ pub mod proxy {
                 input_schema: r##"{"additionalProperties":false,"properties":{"delayMs":{"pattern":"^-?[0-9]+$","type":["string","integer"]},"delta":{"pattern":"^-?[0-9]+$","type":["string","integer"]},"idempotencyKey":{"type":"string"},"key":{"type":"string"}},"title":"scenarios.v1.ProxyRequest","type":"object"}"##,
                 output_schema: r##"{"additionalProperties":false,"properties":{"value":{"pattern":"^-?[0-9]+$","type":["string","integer"]}},"title":"scenarios.v1.CounterValue","type":"object"}"##,
                 content_type: "application/json",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
             ::restate_rs::__codegen::HandlerSpec {
                 name: handler::SEND_ADD,
@@ -282,6 +301,7 @@ pub mod proxy {
                 input_schema: r##"{"additionalProperties":false,"properties":{"delayMs":{"pattern":"^-?[0-9]+$","type":["string","integer"]},"delta":{"pattern":"^-?[0-9]+$","type":["string","integer"]},"idempotencyKey":{"type":"string"},"key":{"type":"string"}},"title":"scenarios.v1.ProxyRequest","type":"object"}"##,
                 output_schema: r##"{"additionalProperties":false,"title":"google.protobuf.Empty","type":"object"}"##,
                 content_type: "application/json",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
             ::restate_rs::__codegen::HandlerSpec {
                 name: handler::FAN_OUT,
@@ -292,13 +312,15 @@ pub mod proxy {
                 input_schema: r##"{"additionalProperties":false,"properties":{"delta":{"pattern":"^-?[0-9]+$","type":["string","integer"]},"keys":{"items":{"type":"string"},"type":"array"}},"title":"scenarios.v1.FanOutRequest","type":"object"}"##,
                 output_schema: r##"{"additionalProperties":false,"properties":{"value":{"pattern":"^-?[0-9]+$","type":["string","integer"]}},"title":"scenarios.v1.CounterValue","type":"object"}"##,
                 content_type: "application/json",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
         ],
+        config: ::restate_rs::__codegen::Config::NONE,
     };
 }
 /// Calls the counter from inside a handler.
 ///
-/// The Restate service `scenarios.v1.Proxy`: implement this trait and serve it with [`ProxyServer`].
+/// The Restate service `scenarios.v1.Proxy`: implement this trait and serve it with \[`ProxyServer`\].
 pub trait Proxy: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Calls Counter.Add and returns its answer.
     fn call_add(
@@ -325,9 +347,24 @@ pub trait Proxy: ::core::marker::Send + ::core::marker::Sync + 'static {
         Output = ::restate_rs::HandlerResult<CounterValue>,
     > + ::core::marker::Send;
 }
-/// Serves an implementation of [`Proxy`] as the Restate service `scenarios.v1.Proxy`.
+/// Serves an implementation of \[`Proxy`\] as the Restate service `scenarios.v1.Proxy`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(ProxyServer::new(my_impl))`.
+///
+/// Code can override the configuration from the proto (`(restate_rs.service)` and
+/// `(restate_rs.handler)`) when it binds the server: what it sets wins, the rest stays.
+///
+/// ```ignore
+/// use restate_rs::prelude::*;
+/// use restate_rs::restate_sdk::endpoint::{HandlerOptions, ServiceOptions};
+///
+/// let server = ProxyServer::new(my_impl).into_service_definition().options(
+///     ServiceOptions::new()
+///         .inactivity_timeout(std::time::Duration::from_secs(30))
+///         .handler("CallAdd", HandlerOptions::new().journal_retention(std::time::Duration::from_secs(3600))),
+/// );
+/// let endpoint = Endpoint::builder().bind(server).build();
+/// ```
 #[allow(deprecated)]
 pub struct ProxyServer<T> {
     service: ::std::sync::Arc<T>,
@@ -570,13 +607,15 @@ pub mod flaky {
                 input_schema: r##"{"additionalProperties":false,"properties":{"id":{"type":"string"},"nondeterministic":{"type":"boolean"},"succeedOnAttempt":{"type":"integer"},"terminalCode":{"type":"integer"},"terminalMessage":{"type":"string"}},"title":"scenarios.v1.WorkRequest","type":"object"}"##,
                 output_schema: r##"{"additionalProperties":false,"properties":{"attempts":{"type":"integer"},"sideEffects":{"pattern":"^-?[0-9]+$","type":["string","integer"]}},"title":"scenarios.v1.WorkResult","type":"object"}"##,
                 content_type: "application/json",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
         ],
+        config: ::restate_rs::__codegen::Config::NONE,
     };
 }
 /// Fails on purpose.
 ///
-/// The Restate service `scenarios.v1.Flaky`: implement this trait and serve it with [`FlakyServer`].
+/// The Restate service `scenarios.v1.Flaky`: implement this trait and serve it with \[`FlakyServer`\].
 pub trait Flaky: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Runs a durable side effect, then fails with a retryable error until the attempt
     /// `succeed_on_attempt`; with `terminal_code` set, fails terminally instead.
@@ -588,9 +627,24 @@ pub trait Flaky: ::core::marker::Send + ::core::marker::Sync + 'static {
         Output = ::restate_rs::HandlerResult<WorkResult>,
     > + ::core::marker::Send;
 }
-/// Serves an implementation of [`Flaky`] as the Restate service `scenarios.v1.Flaky`.
+/// Serves an implementation of \[`Flaky`\] as the Restate service `scenarios.v1.Flaky`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(FlakyServer::new(my_impl))`.
+///
+/// Code can override the configuration from the proto (`(restate_rs.service)` and
+/// `(restate_rs.handler)`) when it binds the server: what it sets wins, the rest stays.
+///
+/// ```ignore
+/// use restate_rs::prelude::*;
+/// use restate_rs::restate_sdk::endpoint::{HandlerOptions, ServiceOptions};
+///
+/// let server = FlakyServer::new(my_impl).into_service_definition().options(
+///     ServiceOptions::new()
+///         .inactivity_timeout(std::time::Duration::from_secs(30))
+///         .handler("Work", HandlerOptions::new().journal_retention(std::time::Duration::from_secs(3600))),
+/// );
+/// let endpoint = Endpoint::builder().bind(server).build();
+/// ```
 #[allow(deprecated)]
 pub struct FlakyServer<T> {
     service: ::std::sync::Arc<T>,
@@ -733,14 +787,16 @@ pub mod chain {
                 input_schema: r##"{"additionalProperties":false,"properties":{"steps":{"type":"integer"}},"title":"scenarios.v1.ChainRequest","type":"object"}"##,
                 output_schema: r##"{"additionalProperties":false,"properties":{"count":{"type":"integer"}},"title":"scenarios.v1.ChainResult","type":"object"}"##,
                 content_type: "application/json",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
         ],
+        config: ::restate_rs::__codegen::Config::NONE,
     };
 }
 /// A chain of durable steps per key, each step's side effect logged to a file, for the crash
 /// tests: a step whose result was journaled must never run again.
 ///
-/// The Restate virtual object `scenarios.v1.Chain`: implement this trait and serve it with [`ChainServer`].
+/// The Restate virtual object `scenarios.v1.Chain`: implement this trait and serve it with \[`ChainServer`\].
 pub trait Chain: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Runs `steps` durable steps, counting them in state.
     ///
@@ -753,9 +809,24 @@ pub trait Chain: ::core::marker::Send + ::core::marker::Sync + 'static {
         Output = ::restate_rs::HandlerResult<ChainResult>,
     > + ::core::marker::Send;
 }
-/// Serves an implementation of [`Chain`] as the Restate virtual object `scenarios.v1.Chain`.
+/// Serves an implementation of \[`Chain`\] as the Restate virtual object `scenarios.v1.Chain`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(ChainServer::new(my_impl))`.
+///
+/// Code can override the configuration from the proto (`(restate_rs.service)` and
+/// `(restate_rs.handler)`) when it binds the server: what it sets wins, the rest stays.
+///
+/// ```ignore
+/// use restate_rs::prelude::*;
+/// use restate_rs::restate_sdk::endpoint::{HandlerOptions, ServiceOptions};
+///
+/// let server = ChainServer::new(my_impl).into_service_definition().options(
+///     ServiceOptions::new()
+///         .inactivity_timeout(std::time::Duration::from_secs(30))
+///         .handler("Run", HandlerOptions::new().journal_retention(std::time::Duration::from_secs(3600))),
+/// );
+/// let endpoint = Endpoint::builder().bind(server).build();
+/// ```
 #[allow(deprecated)]
 pub struct ChainServer<T> {
     service: ::std::sync::Arc<T>,
@@ -907,6 +978,7 @@ pub mod waiter {
                 input_schema: r##"{"additionalProperties":false,"properties":{"tag":{"type":"string"}},"title":"scenarios.v1.AwakeableRequest","type":"object"}"##,
                 output_schema: r##"{"additionalProperties":false,"properties":{"value":{"type":"string"}},"title":"scenarios.v1.AwakeableResult","type":"object"}"##,
                 content_type: "application/json",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
             ::restate_rs::__codegen::HandlerSpec {
                 name: handler::SLEEP,
@@ -917,13 +989,15 @@ pub mod waiter {
                 input_schema: r##"{"additionalProperties":false,"properties":{"millis":{"pattern":"^-?[0-9]+$","type":["string","integer"]}},"title":"scenarios.v1.SleepRequest","type":"object"}"##,
                 output_schema: r##"{"additionalProperties":false,"title":"google.protobuf.Empty","type":"object"}"##,
                 content_type: "application/json",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
         ],
+        config: ::restate_rs::__codegen::Config::NONE,
     };
 }
 /// Waits for things outside: awakeables resolved from the ingress, durable sleeps.
 ///
-/// The Restate service `scenarios.v1.Waiter`: implement this trait and serve it with [`WaiterServer`].
+/// The Restate service `scenarios.v1.Waiter`: implement this trait and serve it with \[`WaiterServer`\].
 pub trait Waiter: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Creates an awakeable, publishes its id under `tag`, and returns what it is resolved with.
     fn await_awakeable(
@@ -942,9 +1016,24 @@ pub trait Waiter: ::core::marker::Send + ::core::marker::Sync + 'static {
         Output = ::restate_rs::HandlerResult<::restate_rs::pbjson_types::Empty>,
     > + ::core::marker::Send;
 }
-/// Serves an implementation of [`Waiter`] as the Restate service `scenarios.v1.Waiter`.
+/// Serves an implementation of \[`Waiter`\] as the Restate service `scenarios.v1.Waiter`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(WaiterServer::new(my_impl))`.
+///
+/// Code can override the configuration from the proto (`(restate_rs.service)` and
+/// `(restate_rs.handler)`) when it binds the server: what it sets wins, the rest stays.
+///
+/// ```ignore
+/// use restate_rs::prelude::*;
+/// use restate_rs::restate_sdk::endpoint::{HandlerOptions, ServiceOptions};
+///
+/// let server = WaiterServer::new(my_impl).into_service_definition().options(
+///     ServiceOptions::new()
+///         .inactivity_timeout(std::time::Duration::from_secs(30))
+///         .handler("AwaitAwakeable", HandlerOptions::new().journal_retention(std::time::Duration::from_secs(3600))),
+/// );
+/// let endpoint = Endpoint::builder().bind(server).build();
+/// ```
 #[allow(deprecated)]
 pub struct WaiterServer<T> {
     service: ::std::sync::Arc<T>,
@@ -1148,6 +1237,7 @@ pub mod map_object {
                 input_schema: r##"{"additionalProperties":false,"properties":{"key":{"type":"string"},"value":{"type":"string"}},"title":"scenarios.v1.MapEntry","type":"object"}"##,
                 output_schema: r##"{"additionalProperties":false,"title":"google.protobuf.Empty","type":"object"}"##,
                 content_type: "application/json",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
             ::restate_rs::__codegen::HandlerSpec {
                 name: handler::GET,
@@ -1158,6 +1248,7 @@ pub mod map_object {
                 input_schema: r##"{"additionalProperties":false,"properties":{"key":{"type":"string"}},"title":"scenarios.v1.MapKey","type":"object"}"##,
                 output_schema: r##"{"additionalProperties":false,"properties":{"value":{"type":"string"}},"title":"scenarios.v1.MapValue","type":"object"}"##,
                 content_type: "application/json",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
             ::restate_rs::__codegen::HandlerSpec {
                 name: handler::KEYS,
@@ -1168,6 +1259,7 @@ pub mod map_object {
                 input_schema: r##"{"additionalProperties":false,"title":"google.protobuf.Empty","type":"object"}"##,
                 output_schema: r##"{"additionalProperties":false,"properties":{"keys":{"items":{"type":"string"},"type":"array"}},"title":"scenarios.v1.MapKeys","type":"object"}"##,
                 content_type: "application/json",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
             ::restate_rs::__codegen::HandlerSpec {
                 name: handler::CLEAR,
@@ -1178,6 +1270,7 @@ pub mod map_object {
                 input_schema: r##"{"additionalProperties":false,"properties":{"key":{"type":"string"}},"title":"scenarios.v1.MapKey","type":"object"}"##,
                 output_schema: r##"{"additionalProperties":false,"title":"google.protobuf.Empty","type":"object"}"##,
                 content_type: "application/json",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
             ::restate_rs::__codegen::HandlerSpec {
                 name: handler::CLEAR_ALL,
@@ -1188,13 +1281,15 @@ pub mod map_object {
                 input_schema: r##"{"additionalProperties":false,"title":"google.protobuf.Empty","type":"object"}"##,
                 output_schema: r##"{"additionalProperties":false,"title":"google.protobuf.Empty","type":"object"}"##,
                 content_type: "application/json",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
         ],
+        config: ::restate_rs::__codegen::Config::NONE,
     };
 }
 /// A map per key: state keys, reads and clearing.
 ///
-/// The Restate virtual object `scenarios.v1.MapObject`: implement this trait and serve it with [`MapObjectServer`].
+/// The Restate virtual object `scenarios.v1.MapObject`: implement this trait and serve it with \[`MapObjectServer`\].
 pub trait MapObject: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Exclusive: runs alone for its key and may write state.
     fn set(
@@ -1237,9 +1332,24 @@ pub trait MapObject: ::core::marker::Send + ::core::marker::Sync + 'static {
         Output = ::restate_rs::HandlerResult<::restate_rs::pbjson_types::Empty>,
     > + ::core::marker::Send;
 }
-/// Serves an implementation of [`MapObject`] as the Restate virtual object `scenarios.v1.MapObject`.
+/// Serves an implementation of \[`MapObject`\] as the Restate virtual object `scenarios.v1.MapObject`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(MapObjectServer::new(my_impl))`.
+///
+/// Code can override the configuration from the proto (`(restate_rs.service)` and
+/// `(restate_rs.handler)`) when it binds the server: what it sets wins, the rest stays.
+///
+/// ```ignore
+/// use restate_rs::prelude::*;
+/// use restate_rs::restate_sdk::endpoint::{HandlerOptions, ServiceOptions};
+///
+/// let server = MapObjectServer::new(my_impl).into_service_definition().options(
+///     ServiceOptions::new()
+///         .inactivity_timeout(std::time::Duration::from_secs(30))
+///         .handler("Set", HandlerOptions::new().journal_retention(std::time::Duration::from_secs(3600))),
+/// );
+/// let endpoint = Endpoint::builder().bind(server).build();
+/// ```
 #[allow(deprecated)]
 pub struct MapObjectServer<T> {
     service: ::std::sync::Arc<T>,
@@ -1577,6 +1687,560 @@ impl MapObjectIngressClient {
                     map_object::SERVICE_NAME,
                     key,
                     map_object::handler::CLEAR_ALL,
+                ),
+                request,
+            )
+    }
+}
+/// Names of the Restate workflow `scenarios.v1.Onboarding` and of its handlers.
+pub mod onboarding {
+    /// The Restate service name: the fully qualified proto name.
+    pub const SERVICE_NAME: &str = "scenarios.v1.Onboarding";
+    /// The handler names: the proto method names, exactly.
+    pub mod handler {
+        /// The handler `Run`.
+        pub const RUN: &str = "Run";
+        /// The handler `Click`.
+        pub const CLICK: &str = "Click";
+        /// The handler `Status`.
+        pub const STATUS: &str = "Status";
+    }
+    #[doc(hidden)]
+    pub static SPEC: ::restate_rs::__codegen::ServiceSpec = ::restate_rs::__codegen::ServiceSpec {
+        name: SERVICE_NAME,
+        kind: ::restate_rs::__codegen::ServiceKind::Workflow,
+        documentation: "The sign-up workflow with a deadline: a reminder after a day without a click, expiry after\nseven days. Built with the toolkit (typed state, deadlines, workflow status).",
+        handlers: &[
+            ::restate_rs::__codegen::HandlerSpec {
+                name: handler::RUN,
+                kind: ::restate_rs::__codegen::HandlerKind::WorkflowRun,
+                documentation: "",
+                input_type: "scenarios.v1.OnboardingRequest",
+                output_type: "scenarios.v1.OnboardingResult",
+                input_schema: r##"{"additionalProperties":false,"properties":{"email":{"type":"string"}},"title":"scenarios.v1.OnboardingRequest","type":"object"}"##,
+                output_schema: r##"{"additionalProperties":false,"properties":{"outcome":{"enum":["OUTCOME_UNSPECIFIED","OUTCOME_VERIFIED","OUTCOME_WRONG_SECRET","OUTCOME_EXPIRED"],"title":"scenarios.v1.OnboardingResult.Outcome","type":"string"},"reminders":{"type":"integer"}},"title":"scenarios.v1.OnboardingResult","type":"object"}"##,
+                content_type: "application/json",
+                config: ::restate_rs::__codegen::Config::NONE,
+            },
+            ::restate_rs::__codegen::HandlerSpec {
+                name: handler::CLICK,
+                kind: ::restate_rs::__codegen::HandlerKind::Shared,
+                documentation: "",
+                input_type: "scenarios.v1.OnboardingClick",
+                output_type: "google.protobuf.Empty",
+                input_schema: r##"{"additionalProperties":false,"properties":{"secret":{"type":"string"}},"title":"scenarios.v1.OnboardingClick","type":"object"}"##,
+                output_schema: r##"{"additionalProperties":false,"title":"google.protobuf.Empty","type":"object"}"##,
+                content_type: "application/json",
+                config: ::restate_rs::__codegen::Config::NONE,
+            },
+            ::restate_rs::__codegen::HandlerSpec {
+                name: handler::STATUS,
+                kind: ::restate_rs::__codegen::HandlerKind::Shared,
+                documentation: "",
+                input_type: "google.protobuf.Empty",
+                output_type: "scenarios.v1.OnboardingStatus",
+                input_schema: r##"{"additionalProperties":false,"title":"google.protobuf.Empty","type":"object"}"##,
+                output_schema: r##"{"additionalProperties":false,"properties":{"error":{"type":"string"},"fraction":{"type":["number","string"]},"phase":{"type":"string"},"stepsDone":{"type":"integer"},"stepsTotal":{"type":"integer"}},"title":"scenarios.v1.OnboardingStatus","type":"object"}"##,
+                content_type: "application/json",
+                config: ::restate_rs::__codegen::Config::NONE,
+            },
+        ],
+        config: ::restate_rs::__codegen::Config::NONE,
+    };
+}
+/// The sign-up workflow with a deadline: a reminder after a day without a click, expiry after
+/// seven days. Built with the toolkit (typed state, deadlines, workflow status).
+///
+/// The Restate workflow `scenarios.v1.Onboarding`: implement this trait and serve it with \[`OnboardingServer`\].
+pub trait Onboarding: ::core::marker::Send + ::core::marker::Sync + 'static {
+    /// The workflow's run handler: runs once per workflow id.
+    fn run(
+        &self,
+        ctx: ::restate_rs::prelude::WorkflowContext<'_>,
+        request: OnboardingRequest,
+    ) -> impl ::core::future::Future<
+        Output = ::restate_rs::HandlerResult<OnboardingResult>,
+    > + ::core::marker::Send;
+    /// Shared: may run at any time during and after the workflow's run; reads state, resolves promises.
+    fn click(
+        &self,
+        ctx: ::restate_rs::prelude::SharedWorkflowContext<'_>,
+        request: OnboardingClick,
+    ) -> impl ::core::future::Future<
+        Output = ::restate_rs::HandlerResult<::restate_rs::pbjson_types::Empty>,
+    > + ::core::marker::Send;
+    /// Shared: may run at any time during and after the workflow's run; reads state, resolves promises.
+    fn status(
+        &self,
+        ctx: ::restate_rs::prelude::SharedWorkflowContext<'_>,
+        request: ::restate_rs::pbjson_types::Empty,
+    ) -> impl ::core::future::Future<
+        Output = ::restate_rs::HandlerResult<OnboardingStatus>,
+    > + ::core::marker::Send;
+}
+/// Serves an implementation of \[`Onboarding`\] as the Restate workflow `scenarios.v1.Onboarding`.
+///
+/// Bind it into an endpoint: `Endpoint::builder().bind(OnboardingServer::new(my_impl))`.
+///
+/// Code can override the configuration from the proto (`(restate_rs.service)` and
+/// `(restate_rs.handler)`) when it binds the server: what it sets wins, the rest stays.
+///
+/// ```ignore
+/// use restate_rs::prelude::*;
+/// use restate_rs::restate_sdk::endpoint::{HandlerOptions, ServiceOptions};
+///
+/// let server = OnboardingServer::new(my_impl).into_service_definition().options(
+///     ServiceOptions::new()
+///         .inactivity_timeout(std::time::Duration::from_secs(30))
+///         .handler("Run", HandlerOptions::new().journal_retention(std::time::Duration::from_secs(3600))),
+/// );
+/// let endpoint = Endpoint::builder().bind(server).build();
+/// ```
+#[allow(deprecated)]
+pub struct OnboardingServer<T> {
+    service: ::std::sync::Arc<T>,
+}
+#[allow(deprecated)]
+impl<T: Onboarding> OnboardingServer<T> {
+    /// Wraps an implementation.
+    pub fn new(service: T) -> Self {
+        Self {
+            service: ::std::sync::Arc::new(service),
+        }
+    }
+    /// Wraps an implementation that is shared with other code.
+    pub fn from_arc(service: ::std::sync::Arc<T>) -> Self {
+        Self { service }
+    }
+    fn dispatch(
+        service: ::std::sync::Arc<T>,
+        invocation: ::restate_rs::__codegen::Invocation,
+    ) -> ::restate_rs::__codegen::BoxFuture<
+        'static,
+        ::restate_rs::__codegen::DispatchResult,
+    > {
+        ::std::boxed::Box::pin(async move {
+            match invocation.handler_name() {
+                onboarding::handler::RUN => {
+                    let (ctx, request) = invocation
+                        .input::<
+                            ::restate_rs::prelude::WorkflowContext<'_>,
+                            OnboardingRequest,
+                            ::restate_rs::codec::Json,
+                        >()
+                        .await;
+                    let result = service.run(ctx, request).await;
+                    invocation
+                        .finish::<OnboardingResult, ::restate_rs::codec::Json>(result)
+                }
+                onboarding::handler::CLICK => {
+                    let (ctx, request) = invocation
+                        .input::<
+                            ::restate_rs::prelude::SharedWorkflowContext<'_>,
+                            OnboardingClick,
+                            ::restate_rs::codec::Json,
+                        >()
+                        .await;
+                    let result = service.click(ctx, request).await;
+                    invocation
+                        .finish::<
+                            ::restate_rs::pbjson_types::Empty,
+                            ::restate_rs::codec::Json,
+                        >(result)
+                }
+                onboarding::handler::STATUS => {
+                    let (ctx, request) = invocation
+                        .input::<
+                            ::restate_rs::prelude::SharedWorkflowContext<'_>,
+                            ::restate_rs::pbjson_types::Empty,
+                            ::restate_rs::codec::Json,
+                        >()
+                        .await;
+                    let result = service.status(ctx, request).await;
+                    invocation
+                        .finish::<OnboardingStatus, ::restate_rs::codec::Json>(result)
+                }
+                _ => invocation.unknown_handler(),
+            }
+        })
+    }
+}
+#[allow(deprecated)]
+impl<T> ::core::clone::Clone for OnboardingServer<T> {
+    fn clone(&self) -> Self {
+        Self {
+            service: ::std::sync::Arc::clone(&self.service),
+        }
+    }
+}
+#[allow(deprecated)]
+impl<T: Onboarding> ::restate_rs::__codegen::IntoServiceDefinition
+for OnboardingServer<T> {
+    fn into_service_definition(
+        self,
+    ) -> ::restate_rs::restate_sdk::service::ServiceDefinition {
+        ::restate_rs::__codegen::bind(&onboarding::SPEC, self.service, Self::dispatch)
+    }
+}
+/// Calls the Restate workflow `scenarios.v1.Onboarding` from inside a handler: `ctx.workflow_client::<OnboardingClient>(workflow_id)`.
+pub struct OnboardingClient<'ctx> {
+    ctx: &'ctx ::restate_rs::__codegen::RawContext,
+    key: ::std::string::String,
+}
+impl<'ctx> ::restate_rs::__codegen::IntoWorkflowClient<'ctx> for OnboardingClient<'ctx> {
+    fn create_client(
+        ctx: &'ctx ::restate_rs::__codegen::RawContext,
+        key: ::std::string::String,
+    ) -> Self {
+        Self { ctx, key }
+    }
+}
+#[allow(deprecated)]
+impl<'ctx> OnboardingClient<'ctx> {
+    /// Calls `Run`: then `.call()`, `.send()` or `.send_after(delay)`.
+    pub fn run(
+        &self,
+        request: OnboardingRequest,
+    ) -> ::restate_rs::client::Request<
+        'ctx,
+        OnboardingRequest,
+        OnboardingResult,
+        ::restate_rs::codec::Json,
+    > {
+        ::restate_rs::__codegen::request(
+            self.ctx,
+            ::restate_rs::__codegen::workflow_target(
+                onboarding::SERVICE_NAME,
+                &self.key,
+                onboarding::handler::RUN,
+            ),
+            request,
+        )
+    }
+    /// Calls `Click`: then `.call()`, `.send()` or `.send_after(delay)`.
+    pub fn click(
+        &self,
+        request: OnboardingClick,
+    ) -> ::restate_rs::client::Request<
+        'ctx,
+        OnboardingClick,
+        ::restate_rs::pbjson_types::Empty,
+        ::restate_rs::codec::Json,
+    > {
+        ::restate_rs::__codegen::request(
+            self.ctx,
+            ::restate_rs::__codegen::workflow_target(
+                onboarding::SERVICE_NAME,
+                &self.key,
+                onboarding::handler::CLICK,
+            ),
+            request,
+        )
+    }
+    /// Calls `Status`: then `.call()`, `.send()` or `.send_after(delay)`.
+    pub fn status(
+        &self,
+        request: ::restate_rs::pbjson_types::Empty,
+    ) -> ::restate_rs::client::Request<
+        'ctx,
+        ::restate_rs::pbjson_types::Empty,
+        OnboardingStatus,
+        ::restate_rs::codec::Json,
+    > {
+        ::restate_rs::__codegen::request(
+            self.ctx,
+            ::restate_rs::__codegen::workflow_target(
+                onboarding::SERVICE_NAME,
+                &self.key,
+                onboarding::handler::STATUS,
+            ),
+            request,
+        )
+    }
+}
+/// Calls the Restate workflow `scenarios.v1.Onboarding` from an application, through the Restate ingress.
+#[derive(Clone, Debug)]
+pub struct OnboardingIngressClient {
+    client: ::restate_rs::ingress::IngressClient,
+}
+#[allow(deprecated)]
+impl OnboardingIngressClient {
+    /// Uses `client` (which knows the ingress URL and credentials) for the calls.
+    pub fn new(client: ::restate_rs::ingress::IngressClient) -> Self {
+        Self { client }
+    }
+    /// Starts the workflow `workflow_id` without waiting for its result. Submitting
+    /// an id that already ran answers `PreviouslyAccepted`.
+    pub async fn submit(
+        &self,
+        workflow_id: impl ::core::convert::Into<::std::string::String>,
+        request: OnboardingRequest,
+    ) -> ::core::result::Result<
+        ::restate_rs::ingress::SendResponse,
+        ::restate_rs::ingress::IngressError,
+    > {
+        self.run(workflow_id, request).send().await
+    }
+    /// Waits for the workflow `workflow_id` to finish and returns its result.
+    pub async fn attach(
+        &self,
+        workflow_id: &str,
+    ) -> ::core::result::Result<OnboardingResult, ::restate_rs::ingress::IngressError> {
+        self.client
+            .workflow_attach::<
+                OnboardingResult,
+                ::restate_rs::codec::Json,
+            >(onboarding::SERVICE_NAME, workflow_id)
+            .await
+    }
+    /// The result of the workflow `workflow_id` if it has finished;
+    /// `IngressError::NotReady` if it has not.
+    pub async fn output(
+        &self,
+        workflow_id: &str,
+    ) -> ::core::result::Result<OnboardingResult, ::restate_rs::ingress::IngressError> {
+        self.client
+            .workflow_output::<
+                OnboardingResult,
+                ::restate_rs::codec::Json,
+            >(onboarding::SERVICE_NAME, workflow_id)
+            .await
+    }
+    /// `Run` of the workflow `workflow_id`: then `.call()`, `.send()` or `.send_after(delay)`.
+    pub fn run(
+        &self,
+        workflow_id: impl ::core::convert::Into<::std::string::String>,
+        request: OnboardingRequest,
+    ) -> ::restate_rs::ingress::IngressRequest<
+        OnboardingRequest,
+        OnboardingResult,
+        ::restate_rs::codec::Json,
+    > {
+        self.client
+            .request(
+                ::restate_rs::ingress::Target::workflow(
+                    onboarding::SERVICE_NAME,
+                    workflow_id,
+                    onboarding::handler::RUN,
+                ),
+                request,
+            )
+    }
+    /// `Click` of the workflow `workflow_id`: then `.call()`, `.send()` or `.send_after(delay)`.
+    pub fn click(
+        &self,
+        workflow_id: impl ::core::convert::Into<::std::string::String>,
+        request: OnboardingClick,
+    ) -> ::restate_rs::ingress::IngressRequest<
+        OnboardingClick,
+        ::restate_rs::pbjson_types::Empty,
+        ::restate_rs::codec::Json,
+    > {
+        self.client
+            .request(
+                ::restate_rs::ingress::Target::workflow(
+                    onboarding::SERVICE_NAME,
+                    workflow_id,
+                    onboarding::handler::CLICK,
+                ),
+                request,
+            )
+    }
+    /// `Status` of the workflow `workflow_id`: then `.call()`, `.send()` or `.send_after(delay)`.
+    pub fn status(
+        &self,
+        workflow_id: impl ::core::convert::Into<::std::string::String>,
+        request: ::restate_rs::pbjson_types::Empty,
+    ) -> ::restate_rs::ingress::IngressRequest<
+        ::restate_rs::pbjson_types::Empty,
+        OnboardingStatus,
+        ::restate_rs::codec::Json,
+    > {
+        self.client
+            .request(
+                ::restate_rs::ingress::Target::workflow(
+                    onboarding::SERVICE_NAME,
+                    workflow_id,
+                    onboarding::handler::STATUS,
+                ),
+                request,
+            )
+    }
+}
+/// Names of the Restate service `scenarios.v1.Trip` and of its handlers.
+pub mod trip {
+    /// The Restate service name: the fully qualified proto name.
+    pub const SERVICE_NAME: &str = "scenarios.v1.Trip";
+    /// The handler names: the proto method names, exactly.
+    pub mod handler {
+        /// The handler `Book`.
+        pub const BOOK: &str = "Book";
+    }
+    #[doc(hidden)]
+    pub static SPEC: ::restate_rs::__codegen::ServiceSpec = ::restate_rs::__codegen::ServiceSpec {
+        name: SERVICE_NAME,
+        kind: ::restate_rs::__codegen::ServiceKind::Service,
+        documentation: "A trip booked as a saga: flight, hotel, car; a failure at step `fail_at` compensates the\nsteps before it, in reverse.",
+        handlers: &[
+            ::restate_rs::__codegen::HandlerSpec {
+                name: handler::BOOK,
+                kind: ::restate_rs::__codegen::HandlerKind::Stateless,
+                documentation: "",
+                input_type: "scenarios.v1.TripRequest",
+                output_type: "scenarios.v1.TripResult",
+                input_schema: r##"{"additionalProperties":false,"properties":{"failAt":{"type":"integer"},"id":{"type":"string"}},"title":"scenarios.v1.TripRequest","type":"object"}"##,
+                output_schema: r##"{"additionalProperties":false,"properties":{"booked":{"items":{"type":"string"},"type":"array"}},"title":"scenarios.v1.TripResult","type":"object"}"##,
+                content_type: "application/json",
+                config: ::restate_rs::__codegen::Config::NONE,
+            },
+        ],
+        config: ::restate_rs::__codegen::Config::NONE,
+    };
+}
+/// A trip booked as a saga: flight, hotel, car; a failure at step `fail_at` compensates the
+/// steps before it, in reverse.
+///
+/// The Restate service `scenarios.v1.Trip`: implement this trait and serve it with \[`TripServer`\].
+pub trait Trip: ::core::marker::Send + ::core::marker::Sync + 'static {
+    fn book(
+        &self,
+        ctx: ::restate_rs::prelude::Context<'_>,
+        request: TripRequest,
+    ) -> impl ::core::future::Future<
+        Output = ::restate_rs::HandlerResult<TripResult>,
+    > + ::core::marker::Send;
+}
+/// Serves an implementation of \[`Trip`\] as the Restate service `scenarios.v1.Trip`.
+///
+/// Bind it into an endpoint: `Endpoint::builder().bind(TripServer::new(my_impl))`.
+///
+/// Code can override the configuration from the proto (`(restate_rs.service)` and
+/// `(restate_rs.handler)`) when it binds the server: what it sets wins, the rest stays.
+///
+/// ```ignore
+/// use restate_rs::prelude::*;
+/// use restate_rs::restate_sdk::endpoint::{HandlerOptions, ServiceOptions};
+///
+/// let server = TripServer::new(my_impl).into_service_definition().options(
+///     ServiceOptions::new()
+///         .inactivity_timeout(std::time::Duration::from_secs(30))
+///         .handler("Book", HandlerOptions::new().journal_retention(std::time::Duration::from_secs(3600))),
+/// );
+/// let endpoint = Endpoint::builder().bind(server).build();
+/// ```
+#[allow(deprecated)]
+pub struct TripServer<T> {
+    service: ::std::sync::Arc<T>,
+}
+#[allow(deprecated)]
+impl<T: Trip> TripServer<T> {
+    /// Wraps an implementation.
+    pub fn new(service: T) -> Self {
+        Self {
+            service: ::std::sync::Arc::new(service),
+        }
+    }
+    /// Wraps an implementation that is shared with other code.
+    pub fn from_arc(service: ::std::sync::Arc<T>) -> Self {
+        Self { service }
+    }
+    fn dispatch(
+        service: ::std::sync::Arc<T>,
+        invocation: ::restate_rs::__codegen::Invocation,
+    ) -> ::restate_rs::__codegen::BoxFuture<
+        'static,
+        ::restate_rs::__codegen::DispatchResult,
+    > {
+        ::std::boxed::Box::pin(async move {
+            match invocation.handler_name() {
+                trip::handler::BOOK => {
+                    let (ctx, request) = invocation
+                        .input::<
+                            ::restate_rs::prelude::Context<'_>,
+                            TripRequest,
+                            ::restate_rs::codec::Json,
+                        >()
+                        .await;
+                    let result = service.book(ctx, request).await;
+                    invocation.finish::<TripResult, ::restate_rs::codec::Json>(result)
+                }
+                _ => invocation.unknown_handler(),
+            }
+        })
+    }
+}
+#[allow(deprecated)]
+impl<T> ::core::clone::Clone for TripServer<T> {
+    fn clone(&self) -> Self {
+        Self {
+            service: ::std::sync::Arc::clone(&self.service),
+        }
+    }
+}
+#[allow(deprecated)]
+impl<T: Trip> ::restate_rs::__codegen::IntoServiceDefinition for TripServer<T> {
+    fn into_service_definition(
+        self,
+    ) -> ::restate_rs::restate_sdk::service::ServiceDefinition {
+        ::restate_rs::__codegen::bind(&trip::SPEC, self.service, Self::dispatch)
+    }
+}
+/// Calls the Restate service `scenarios.v1.Trip` from inside a handler: `ctx.service_client::<TripClient>()`.
+pub struct TripClient<'ctx> {
+    ctx: &'ctx ::restate_rs::__codegen::RawContext,
+}
+impl<'ctx> ::restate_rs::__codegen::IntoServiceClient<'ctx> for TripClient<'ctx> {
+    fn create_client(ctx: &'ctx ::restate_rs::__codegen::RawContext) -> Self {
+        Self { ctx }
+    }
+}
+#[allow(deprecated)]
+impl<'ctx> TripClient<'ctx> {
+    /// Calls `Book`: then `.call()`, `.send()` or `.send_after(delay)`.
+    pub fn book(
+        &self,
+        request: TripRequest,
+    ) -> ::restate_rs::client::Request<
+        'ctx,
+        TripRequest,
+        TripResult,
+        ::restate_rs::codec::Json,
+    > {
+        ::restate_rs::__codegen::request(
+            self.ctx,
+            ::restate_rs::__codegen::service_target(
+                trip::SERVICE_NAME,
+                trip::handler::BOOK,
+            ),
+            request,
+        )
+    }
+}
+/// Calls the Restate service `scenarios.v1.Trip` from an application, through the Restate ingress.
+#[derive(Clone, Debug)]
+pub struct TripIngressClient {
+    client: ::restate_rs::ingress::IngressClient,
+}
+#[allow(deprecated)]
+impl TripIngressClient {
+    /// Uses `client` (which knows the ingress URL and credentials) for the calls.
+    pub fn new(client: ::restate_rs::ingress::IngressClient) -> Self {
+        Self { client }
+    }
+    /// `Book`: then `.call()`, `.send()` or `.send_after(delay)`.
+    pub fn book(
+        &self,
+        request: TripRequest,
+    ) -> ::restate_rs::ingress::IngressRequest<
+        TripRequest,
+        TripResult,
+        ::restate_rs::codec::Json,
+    > {
+        self.client
+            .request(
+                ::restate_rs::ingress::Target::service(
+                    trip::SERVICE_NAME,
+                    trip::handler::BOOK,
                 ),
                 request,
             )

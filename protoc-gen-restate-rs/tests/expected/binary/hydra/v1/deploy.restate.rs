@@ -27,6 +27,7 @@ pub mod deployment_service {
                 input_schema: r##""##,
                 output_schema: r##""##,
                 content_type: "application/proto",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
             ::restate_rs::__codegen::HandlerSpec {
                 name: handler::ROLLBACK,
@@ -37,6 +38,7 @@ pub mod deployment_service {
                 input_schema: r##""##,
                 output_schema: r##""##,
                 content_type: "application/proto",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
             ::restate_rs::__codegen::HandlerSpec {
                 name: handler::GET_STATUS,
@@ -47,13 +49,15 @@ pub mod deployment_service {
                 input_schema: r##""##,
                 output_schema: r##""##,
                 content_type: "application/proto",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
         ],
+        config: ::restate_rs::__codegen::Config::NONE,
     };
 }
 /// Deploys projects. Keyed by project id: two deployments of one project never overlap.
 ///
-/// The Restate virtual object `hydra.v1.DeploymentService`: implement this trait and serve it with [`DeploymentServiceServer`].
+/// The Restate virtual object `hydra.v1.DeploymentService`: implement this trait and serve it with \[`DeploymentServiceServer`\].
 pub trait DeploymentService: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Deploys a build: validates it, rolls it out in named durable steps, records the result.
     ///
@@ -116,9 +120,24 @@ pub trait DeploymentService: ::core::marker::Send + ::core::marker::Sync + 'stat
         }
     }
 }
-/// Serves an implementation of [`DeploymentService`] as the Restate virtual object `hydra.v1.DeploymentService`.
+/// Serves an implementation of \[`DeploymentService`\] as the Restate virtual object `hydra.v1.DeploymentService`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(DeploymentServiceServer::new(my_impl))`.
+///
+/// Code can override the configuration from the proto (`(restate_rs.service)` and
+/// `(restate_rs.handler)`) when it binds the server: what it sets wins, the rest stays.
+///
+/// ```ignore
+/// use restate_rs::prelude::*;
+/// use restate_rs::restate_sdk::endpoint::{HandlerOptions, ServiceOptions};
+///
+/// let server = DeploymentServiceServer::new(my_impl).into_service_definition().options(
+///     ServiceOptions::new()
+///         .inactivity_timeout(std::time::Duration::from_secs(30))
+///         .handler("Deploy", HandlerOptions::new().journal_retention(std::time::Duration::from_secs(3600))),
+/// );
+/// let endpoint = Endpoint::builder().bind(server).build();
+/// ```
 #[allow(deprecated)]
 pub struct DeploymentServiceServer<T> {
     service: ::std::sync::Arc<T>,

@@ -25,6 +25,7 @@ pub mod greeter {
                 input_schema: r##""##,
                 output_schema: r##""##,
                 content_type: "application/proto",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
             ::restate_rs::__codegen::HandlerSpec {
                 name: handler::PING,
@@ -35,13 +36,15 @@ pub mod greeter {
                 input_schema: r##""##,
                 output_schema: r##""##,
                 content_type: "application/proto",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
         ],
+        config: ::restate_rs::__codegen::Config::NONE,
     };
 }
 /// Says hello. Stateless: any instance may serve any call.
 ///
-/// The Restate service `hydra.v1.Greeter`: implement this trait and serve it with [`GreeterServer`].
+/// The Restate service `hydra.v1.Greeter`: implement this trait and serve it with \[`GreeterServer`\].
 pub trait Greeter: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Greets one person.
     fn greet(
@@ -80,9 +83,24 @@ pub trait Greeter: ::core::marker::Send + ::core::marker::Sync + 'static {
         }
     }
 }
-/// Serves an implementation of [`Greeter`] as the Restate service `hydra.v1.Greeter`.
+/// Serves an implementation of \[`Greeter`\] as the Restate service `hydra.v1.Greeter`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(GreeterServer::new(my_impl))`.
+///
+/// Code can override the configuration from the proto (`(restate_rs.service)` and
+/// `(restate_rs.handler)`) when it binds the server: what it sets wins, the rest stays.
+///
+/// ```ignore
+/// use restate_rs::prelude::*;
+/// use restate_rs::restate_sdk::endpoint::{HandlerOptions, ServiceOptions};
+///
+/// let server = GreeterServer::new(my_impl).into_service_definition().options(
+///     ServiceOptions::new()
+///         .inactivity_timeout(std::time::Duration::from_secs(30))
+///         .handler("Greet", HandlerOptions::new().journal_retention(std::time::Duration::from_secs(3600))),
+/// );
+/// let endpoint = Endpoint::builder().bind(server).build();
+/// ```
 #[allow(deprecated)]
 pub struct GreeterServer<T> {
     service: ::std::sync::Arc<T>,

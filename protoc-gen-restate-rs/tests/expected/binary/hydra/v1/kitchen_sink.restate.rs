@@ -31,16 +31,18 @@ pub mod keywords {
                 input_schema: r##""##,
                 output_schema: r##""##,
                 content_type: "application/proto",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
             ::restate_rs::__codegen::HandlerSpec {
                 name: handler::MATCH,
                 kind: ::restate_rs::__codegen::HandlerKind::Stateless,
-                documentation: "",
+                documentation: "Matches <pattern> against [input]; `Vec<u8>` stays code.",
                 input_type: "hydra.v1.Empty",
                 output_type: "hydra.v1.Empty",
                 input_schema: r##""##,
                 output_schema: r##""##,
                 content_type: "application/proto",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
             ::restate_rs::__codegen::HandlerSpec {
                 name: handler::SELF,
@@ -51,6 +53,7 @@ pub mod keywords {
                 input_schema: r##""##,
                 output_schema: r##""##,
                 content_type: "application/proto",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
             ::restate_rs::__codegen::HandlerSpec {
                 name: handler::ASYNC,
@@ -61,6 +64,7 @@ pub mod keywords {
                 input_schema: r##""##,
                 output_schema: r##""##,
                 content_type: "application/proto",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
             ::restate_rs::__codegen::HandlerSpec {
                 name: handler::OLD,
@@ -71,13 +75,15 @@ pub mod keywords {
                 input_schema: r##""##,
                 output_schema: r##""##,
                 content_type: "application/proto",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
         ],
+        config: ::restate_rs::__codegen::Config::NONE,
     };
 }
 /// A service with no service_type option: a stateless SERVICE.
 ///
-/// The Restate service `hydra.v1.Keywords`: implement this trait and serve it with [`KeywordsServer`].
+/// The Restate service `hydra.v1.Keywords`: implement this trait and serve it with \[`KeywordsServer`\].
 pub trait Keywords: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Method names that are Rust keywords once in snake_case.
     fn r#type(
@@ -97,6 +103,7 @@ pub trait Keywords: ::core::marker::Send + ::core::marker::Sync + 'static {
             )
         }
     }
+    /// Matches \<pattern\> against \[input\]; `Vec<u8>` stays code.
     fn r#match(
         &self,
         ctx: ::restate_rs::prelude::Context<'_>,
@@ -168,9 +175,24 @@ pub trait Keywords: ::core::marker::Send + ::core::marker::Sync + 'static {
         }
     }
 }
-/// Serves an implementation of [`Keywords`] as the Restate service `hydra.v1.Keywords`.
+/// Serves an implementation of \[`Keywords`\] as the Restate service `hydra.v1.Keywords`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(KeywordsServer::new(my_impl))`.
+///
+/// Code can override the configuration from the proto (`(restate_rs.service)` and
+/// `(restate_rs.handler)`) when it binds the server: what it sets wins, the rest stays.
+///
+/// ```ignore
+/// use restate_rs::prelude::*;
+/// use restate_rs::restate_sdk::endpoint::{HandlerOptions, ServiceOptions};
+///
+/// let server = KeywordsServer::new(my_impl).into_service_definition().options(
+///     ServiceOptions::new()
+///         .inactivity_timeout(std::time::Duration::from_secs(30))
+///         .handler("Type", HandlerOptions::new().journal_retention(std::time::Duration::from_secs(3600))),
+/// );
+/// let endpoint = Endpoint::builder().bind(server).build();
+/// ```
 #[allow(deprecated)]
 pub struct KeywordsServer<T> {
     service: ::std::sync::Arc<T>,
@@ -480,6 +502,7 @@ pub mod ledger {
                 input_schema: r##""##,
                 output_schema: r##""##,
                 content_type: "application/proto",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
             ::restate_rs::__codegen::HandlerSpec {
                 name: handler::GET_BALANCE,
@@ -490,13 +513,15 @@ pub mod ledger {
                 input_schema: r##""##,
                 output_schema: r##""##,
                 content_type: "application/proto",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
         ],
+        config: ::restate_rs::__codegen::Config::NONE,
     };
 }
 /// A virtual object whose handlers take types from another package.
 ///
-/// The Restate virtual object `hydra.v1.Ledger`: implement this trait and serve it with [`LedgerServer`].
+/// The Restate virtual object `hydra.v1.Ledger`: implement this trait and serve it with \[`LedgerServer`\].
 pub trait Ledger: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Exclusive: runs alone for its key and may write state.
     fn credit(
@@ -535,9 +560,24 @@ pub trait Ledger: ::core::marker::Send + ::core::marker::Sync + 'static {
         }
     }
 }
-/// Serves an implementation of [`Ledger`] as the Restate virtual object `hydra.v1.Ledger`.
+/// Serves an implementation of \[`Ledger`\] as the Restate virtual object `hydra.v1.Ledger`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(LedgerServer::new(my_impl))`.
+///
+/// Code can override the configuration from the proto (`(restate_rs.service)` and
+/// `(restate_rs.handler)`) when it binds the server: what it sets wins, the rest stays.
+///
+/// ```ignore
+/// use restate_rs::prelude::*;
+/// use restate_rs::restate_sdk::endpoint::{HandlerOptions, ServiceOptions};
+///
+/// let server = LedgerServer::new(my_impl).into_service_definition().options(
+///     ServiceOptions::new()
+///         .inactivity_timeout(std::time::Duration::from_secs(30))
+///         .handler("Credit", HandlerOptions::new().journal_retention(std::time::Duration::from_secs(3600))),
+/// );
+/// let endpoint = Endpoint::builder().bind(server).build();
+/// ```
 #[allow(deprecated)]
 pub struct LedgerServer<T> {
     service: ::std::sync::Arc<T>,
@@ -740,6 +780,7 @@ pub mod provisioning {
                 input_schema: r##""##,
                 output_schema: r##""##,
                 content_type: "application/proto",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
             ::restate_rs::__codegen::HandlerSpec {
                 name: handler::PEEK,
@@ -750,13 +791,15 @@ pub mod provisioning {
                 input_schema: r##""##,
                 output_schema: r##""##,
                 content_type: "application/proto",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
         ],
+        config: ::restate_rs::__codegen::Config::NONE,
     };
 }
 /// A workflow whose run handler is not named Run.
 ///
-/// The Restate workflow `hydra.v1.Provisioning`: implement this trait and serve it with [`ProvisioningServer`].
+/// The Restate workflow `hydra.v1.Provisioning`: implement this trait and serve it with \[`ProvisioningServer`\].
 #[deprecated]
 pub trait Provisioning: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// The workflow's run handler: runs once per workflow id.
@@ -796,9 +839,24 @@ pub trait Provisioning: ::core::marker::Send + ::core::marker::Sync + 'static {
         }
     }
 }
-/// Serves an implementation of [`Provisioning`] as the Restate workflow `hydra.v1.Provisioning`.
+/// Serves an implementation of \[`Provisioning`\] as the Restate workflow `hydra.v1.Provisioning`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(ProvisioningServer::new(my_impl))`.
+///
+/// Code can override the configuration from the proto (`(restate_rs.service)` and
+/// `(restate_rs.handler)`) when it binds the server: what it sets wins, the rest stays.
+///
+/// ```ignore
+/// use restate_rs::prelude::*;
+/// use restate_rs::restate_sdk::endpoint::{HandlerOptions, ServiceOptions};
+///
+/// let server = ProvisioningServer::new(my_impl).into_service_definition().options(
+///     ServiceOptions::new()
+///         .inactivity_timeout(std::time::Duration::from_secs(30))
+///         .handler("Provision", HandlerOptions::new().journal_retention(std::time::Duration::from_secs(3600))),
+/// );
+/// let endpoint = Endpoint::builder().bind(server).build();
+/// ```
 #[allow(deprecated)]
 pub struct ProvisioningServer<T> {
     service: ::std::sync::Arc<T>,

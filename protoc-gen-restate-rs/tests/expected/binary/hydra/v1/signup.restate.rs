@@ -27,6 +27,7 @@ pub mod signup_workflow {
                 input_schema: r##""##,
                 output_schema: r##""##,
                 content_type: "application/proto",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
             ::restate_rs::__codegen::HandlerSpec {
                 name: handler::CLICK,
@@ -37,6 +38,7 @@ pub mod signup_workflow {
                 input_schema: r##""##,
                 output_schema: r##""##,
                 content_type: "application/proto",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
             ::restate_rs::__codegen::HandlerSpec {
                 name: handler::GET_STATUS,
@@ -47,13 +49,15 @@ pub mod signup_workflow {
                 input_schema: r##""##,
                 output_schema: r##""##,
                 content_type: "application/proto",
+                config: ::restate_rs::__codegen::Config::NONE,
             },
         ],
+        config: ::restate_rs::__codegen::Config::NONE,
     };
 }
 /// One workflow per sign-up, keyed by the user's email address.
 ///
-/// The Restate workflow `hydra.v1.SignupWorkflow`: implement this trait and serve it with [`SignupWorkflowServer`].
+/// The Restate workflow `hydra.v1.SignupWorkflow`: implement this trait and serve it with \[`SignupWorkflowServer`\].
 pub trait SignupWorkflow: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Creates the user, sends the verification email, waits until the link is clicked.
     ///
@@ -116,9 +120,24 @@ pub trait SignupWorkflow: ::core::marker::Send + ::core::marker::Sync + 'static 
         }
     }
 }
-/// Serves an implementation of [`SignupWorkflow`] as the Restate workflow `hydra.v1.SignupWorkflow`.
+/// Serves an implementation of \[`SignupWorkflow`\] as the Restate workflow `hydra.v1.SignupWorkflow`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(SignupWorkflowServer::new(my_impl))`.
+///
+/// Code can override the configuration from the proto (`(restate_rs.service)` and
+/// `(restate_rs.handler)`) when it binds the server: what it sets wins, the rest stays.
+///
+/// ```ignore
+/// use restate_rs::prelude::*;
+/// use restate_rs::restate_sdk::endpoint::{HandlerOptions, ServiceOptions};
+///
+/// let server = SignupWorkflowServer::new(my_impl).into_service_definition().options(
+///     ServiceOptions::new()
+///         .inactivity_timeout(std::time::Duration::from_secs(30))
+///         .handler("Run", HandlerOptions::new().journal_retention(std::time::Duration::from_secs(3600))),
+/// );
+/// let endpoint = Endpoint::builder().bind(server).build();
+/// ```
 #[allow(deprecated)]
 pub struct SignupWorkflowServer<T> {
     service: ::std::sync::Arc<T>,
