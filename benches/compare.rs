@@ -22,7 +22,7 @@ use restate_rs::testing::RestateServer;
 use restate_rs_examples::proto::hydra::v1::GreeterServer;
 use restate_rs_examples::services::Greetings;
 use serde_json::{Value, json};
-use support::{Side, drive, machine, ms, paired_ratios, write_section};
+use support::{Side, cpu_ns, drive, machine, ms, paired_cpu_ratio, paired_ratios, write_section};
 
 /// `hydra.v1.Greeter` written by hand with restate-sdk's macros, as users would without us.
 mod hand {
@@ -72,6 +72,8 @@ use hand::HandGreeter;
 
 const GENERATED: &str = "hydra.v1.Greeter";
 const HAND: &str = "bench.HandGreeter";
+/// Rounds per side in every setting.
+const ROUNDS: usize = 32;
 
 fn endpoint() -> Endpoint {
     Endpoint::builder()
@@ -106,6 +108,7 @@ async fn compare<F, Fut>(
     concurrency: usize,
     rounds: usize,
     per_round: usize,
+    server_pid: Option<u32>,
     call: F,
 ) -> Row
 where
@@ -122,12 +125,17 @@ where
         };
         for service in order {
             let call = call.clone();
+            let other = || server_pid.map_or(0, |pid| cpu_ns(&pid.to_string()));
+            let (own_before, other_before) = (cpu_ns("self"), other());
             let r = drive(concurrency, per_round, move |i| call(service, i)).await;
-            if service == GENERATED {
-                generated.add(r, per_round);
+            let (own, other) = (cpu_ns("self") - own_before, other() - other_before);
+            let side = if service == GENERATED {
+                &mut generated
             } else {
-                hand.add(r, per_round);
-            }
+                &mut hand
+            };
+            side.add(r, per_round);
+            side.add_cpu(own, other, per_round);
         }
     }
     let row = Row {
@@ -143,7 +151,7 @@ where
 fn print_row(row: &Row) {
     let (g, h) = (row.generated.figures(), row.hand.figures());
     println!(
-        "{} c={}: generated median {} p99 {} {:.0}/s | macros median {} p99 {} {:.0}/s | ratio median {:.3} p99 {:.3} throughput {:.3}",
+        "{} c={}: generated median {} p99 {} {:.0}/s | macros median {} p99 {} {:.0}/s | ratio median {:.3} p99 {:.3} throughput {:.3} | CPU/call generated {:.1}+{:.1} µs, macros {:.1}+{:.1} µs, paired ratio {:.3}",
         row.setting,
         row.concurrency,
         ms(g.median),
@@ -155,12 +163,17 @@ fn print_row(row: &Row) {
         g.median.as_secs_f64() / h.median.as_secs_f64(),
         g.p99.as_secs_f64() / h.p99.as_secs_f64(),
         g.per_second / h.per_second,
+        row.generated.cpu_us().0,
+        row.generated.cpu_us().1,
+        row.hand.cpu_us().0,
+        row.hand.cpu_us().1,
+        paired_cpu_ratio(&row.generated, &row.hand).0,
     );
 }
 
 fn table(rows: &[Row]) -> String {
     let mut out = String::from(
-        "| where | concurrency | side | calls | latency median | latency p99 | throughput |\n| --- | --- | --- | --- | --- | --- | --- |\n",
+        "| where | concurrency | side | calls | latency median | latency p99 | throughput | CPU per call: this process + restate-server |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for row in rows {
         for (name, side) in [
@@ -168,8 +181,9 @@ fn table(rows: &[Row]) -> String {
             ("restate-sdk macros `bench.HandGreeter`", &row.hand),
         ] {
             let f = side.figures();
+            let (own, server) = side.cpu_us();
             out.push_str(&format!(
-                "| {} | {} | {name} | {} | {} | {} | {:.0} calls/s |\n",
+                "| {} | {} | {name} | {} | {} | {} | {:.0} calls/s | {own:.1} + {server:.1} µs |\n",
                 row.setting,
                 row.concurrency,
                 f.calls,
@@ -180,13 +194,14 @@ fn table(rows: &[Row]) -> String {
         }
     }
     out.push_str(
-        "\nRatios generated / macros (latency: above 1 means the generated service is slower; throughput: below 1 means it is slower). Pooled: over all calls of each side. Paired: the median over rounds of the ratio of the two adjacent rounds, with the smallest and largest round ratio.\n\n| where | concurrency | median latency, pooled | p99 latency, pooled | throughput, pooled | median latency, paired [min, max] | throughput, paired [min, max] |\n| --- | --- | --- | --- | --- | --- | --- |\n",
+        "\nRatios generated / macros (latency: above 1 means the generated service is slower; throughput: below 1 means it is slower). Pooled: over all calls of each side. Paired: the median over rounds of the ratio of the two adjacent rounds, with the smallest and largest round ratio.\n\n| where | concurrency | median latency, pooled | p99 latency, pooled | throughput, pooled | median latency, paired [min, max] | throughput, paired [min, max] | CPU per call (both processes), paired [min, max] |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for row in rows {
         let (g, h) = (row.generated.figures(), row.hand.figures());
         let ((lm, llo, lhi), (tm, tlo, thi)) = paired_ratios(&row.generated, &row.hand);
+        let (cm, clo, chi) = paired_cpu_ratio(&row.generated, &row.hand);
         out.push_str(&format!(
-            "| {} | {} | {:.3} | {:.3} | {:.3} | {lm:.3} [{llo:.3}, {lhi:.3}] | {tm:.3} [{tlo:.3}, {thi:.3}] |\n",
+            "| {} | {} | {:.3} | {:.3} | {:.3} | {lm:.3} [{llo:.3}, {lhi:.3}] | {tm:.3} [{tlo:.3}, {thi:.3}] | {cm:.3} [{clo:.3}, {chi:.3}] |\n",
             row.setting,
             row.concurrency,
             g.median.as_secs_f64() / h.median.as_secs_f64(),
@@ -218,7 +233,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     let mut rows = Vec::new();
-    for (concurrency, rounds, per_round) in [(1usize, 16usize, 150usize), (64, 16, 1024)] {
+    let server_pid = Some(server.pid());
+    for (concurrency, rounds, per_round) in [(1usize, ROUNDS, 100usize), (64, ROUNDS, 512)] {
         let ingress = ingress.clone();
         rows.push(
             compare(
@@ -226,6 +242,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 concurrency,
                 rounds,
                 per_round,
+                server_pid,
                 move |service, i| {
                     let ingress = ingress.clone();
                     async move { call_ingress(&ingress, service, i).await }
@@ -256,7 +273,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .await;
     }
-    for (concurrency, rounds, per_round) in [(1usize, 16usize, 1000usize), (64, 16, 4096)] {
+    for (concurrency, rounds, per_round) in [(1usize, ROUNDS, 500usize), (64, ROUNDS, 2048)] {
         let engine = engine.clone();
         rows.push(
             compare(
@@ -264,6 +281,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 concurrency,
                 rounds,
                 per_round,
+                None,
                 move |service, _| {
                     let engine = engine.clone();
                     async move {
@@ -285,7 +303,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let body = format!(
         "## Generated service against restate-sdk macros\n\n\
          Measured by `cargo bench --bench compare` (after `scripts/install-tools.sh`) on this machine ({machine}), restate-server {version} started by the bench on loopback.\n\n\
-         Both services are bound in one endpoint (`restate_rs::serve::Server`, HTTP/2 cleartext) and registered on one restate-server: the generated `hydra.v1.Greeter` (`GreeterServer::new(Greetings)`, src/services/greeter.rs) and the same greeter written with `#[restate_sdk::service(name = \"bench.HandGreeter\")]` and `#[handler(name = \"Greet\")]`, taking and returning serde structs through `restate_sdk::serde::Json` (benches/compare.rs). Both are called through restate-server's ingress with one client, `restate_rs::ingress::IngressClient::request::<serde_json::Value, serde_json::Value, restate_rs::codec::Json>`, the same `{{\"name\": ...}}` body; only the service side differs. Rounds alternate between the two sides (generated, macros, macros, generated, ...): 16 rounds per side of 150 calls at concurrency 1 and of 1024 calls at concurrency 64 (64 tasks, each calling in sequence). The second setting runs the same two services on the embedded engine in memory, called in-process with `Engine::call` (16 rounds per side of 1000 and 4096 calls): the service side without network, server or disk.\n\n{}",
+         Both services are bound in one endpoint (`restate_rs::serve::Server`, HTTP/2 cleartext) and registered on one restate-server: the generated `hydra.v1.Greeter` (`GreeterServer::new(Greetings)`, src/services/greeter.rs) and the same greeter written with `#[restate_sdk::service(name = \"bench.HandGreeter\")]` and `#[handler(name = \"Greet\")]`, taking and returning serde structs through `restate_sdk::serde::Json` (benches/compare.rs). Both are called through restate-server's ingress with one client, `restate_rs::ingress::IngressClient::request::<serde_json::Value, serde_json::Value, restate_rs::codec::Json>`, the same `{{\"name\": ...}}` body; only the service side differs. Rounds alternate between the two sides (generated, macros, macros, generated, ...): {ROUNDS} rounds per side of 100 calls at concurrency 1 and of 512 calls at concurrency 64 (64 tasks, each calling in sequence). Besides latency and throughput, the CPU time each round took is read from `/proc/<pid>/task/*/schedstat`, for this process (the client and the endpoint: the client's share is the same for both sides) and for restate-server; CPU per call is less disturbed than wall time by whatever else the machine runs. The second setting runs the same two services on the embedded engine in memory, called in-process with `Engine::call` ({ROUNDS} rounds per side of 500 and 2048 calls): the service side without network, server or disk.\n\n{}",
         table(&rows),
         machine = machine(),
         version = restate_rs::testing::RESTATE_SERVER_VERSION,

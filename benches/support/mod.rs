@@ -28,6 +28,10 @@ pub(crate) struct Side {
     pub(crate) units: usize,
     /// Per-round medians and throughputs, for paired ratios.
     pub(crate) rounds: Vec<(Duration, f64)>,
+    /// CPU time of this process and of another one (a server) over the rounds, in ns.
+    pub(crate) cpu_ns: (u64, u64),
+    /// Per-round CPU time per unit of both processes together, in ns, for paired ratios.
+    pub(crate) round_cpu: Vec<f64>,
 }
 
 impl Side {
@@ -40,6 +44,23 @@ impl Side {
         self.samples.extend(round.samples);
         self.elapsed += round.elapsed;
         self.units += units;
+    }
+
+    /// Records the CPU time the last round took in this process and in another one.
+    pub(crate) fn add_cpu(&mut self, own_ns: u64, other_ns: u64, units: usize) {
+        self.cpu_ns.0 += own_ns;
+        self.cpu_ns.1 += other_ns;
+        self.round_cpu
+            .push((own_ns + other_ns) as f64 / units as f64);
+    }
+
+    /// CPU µs per unit: (this process, the other one).
+    pub(crate) fn cpu_us(&self) -> (f64, f64) {
+        let units = self.units.max(1) as f64;
+        (
+            self.cpu_ns.0 as f64 / units / 1000.0,
+            self.cpu_ns.1 as f64 / units / 1000.0,
+        )
     }
 
     /// Median, p99 and throughput (units per second) over all rounds.
@@ -110,6 +131,34 @@ pub(crate) fn paired_ratios(a: &Side, b: &Side) -> ((f64, f64, f64), (f64, f64, 
         )
     };
     (spread(&lat), spread(&tput))
+}
+
+/// Median over rounds of the ratio of CPU time per unit of `a` to that of `b`, with the
+/// smallest and largest.
+pub(crate) fn paired_cpu_ratio(a: &Side, b: &Side) -> (f64, f64, f64) {
+    let v: Vec<f64> = a
+        .round_cpu
+        .iter()
+        .zip(&b.round_cpu)
+        .map(|(x, y)| x / y)
+        .collect();
+    (
+        median_f64(&v),
+        v.iter().copied().fold(f64::INFINITY, f64::min),
+        v.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+    )
+}
+
+/// CPU time used so far by the live threads of process `pid` ("self" for this one), in ns,
+/// from `/proc/<pid>/task/*/schedstat` (0 where that is not available).
+pub(crate) fn cpu_ns(pid: &str) -> u64 {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
+    };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
 }
 
 /// Milliseconds with two decimals.

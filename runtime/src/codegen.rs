@@ -287,6 +287,7 @@ fn parse_schema(text: &str) -> Option<Value> {
 /// One invocation of a generated service, handed to its dispatcher.
 pub struct Invocation {
     ctx: ContextInternal,
+    span: tracing::Span,
 }
 
 impl Invocation {
@@ -303,6 +304,11 @@ impl Invocation {
         C: Codec<T>,
     {
         let (payload, metadata) = self.ctx.input::<Payload<T, C>>().await;
+        self.span
+            .record("restate.invocation.id", metadata.invocation_id.as_str());
+        if !metadata.key.is_empty() {
+            self.span.record("restate.key", metadata.key.as_str());
+        }
         (X::from((&self.ctx, metadata)), payload.into_inner())
     }
 
@@ -335,7 +341,23 @@ impl<S: Send + Sync + 'static> restate_sdk::service::Service for Dispatcher<S> {
     type Future = macro_support::ServiceBoxFuture;
 
     fn handle(&self, ctx: ContextInternal) -> Self::Future {
-        (self.dispatch)(Arc::clone(&self.service), Invocation { ctx })
+        // A span per invocation: service, handler, and (once the input is read) key and
+        // invocation id, for whatever `tracing` subscriber the program installs.
+        let span = tracing::info_span!(
+            "restate.invocation",
+            restate.service = ctx.service_name(),
+            restate.handler = ctx.handler_name(),
+            restate.key = tracing::field::Empty,
+            restate.invocation.id = tracing::field::Empty,
+        );
+        let dispatch = (self.dispatch)(
+            Arc::clone(&self.service),
+            Invocation {
+                ctx,
+                span: span.clone(),
+            },
+        );
+        Box::pin(tracing::Instrument::instrument(dispatch, span))
     }
 }
 

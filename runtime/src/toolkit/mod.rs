@@ -28,7 +28,8 @@ use std::future::Future;
 /// Contexts that can run durable steps: all of them. Implemented for the concrete context
 /// types, so that the toolkit's futures are known to be `Send` in handlers.
 pub trait RunsSteps<'ctx>: Sync {
-    /// Runs `step` as the durable step `name` (`ctx.run(step).name(name)`).
+    /// Runs `step` as the durable step `name` (`ctx.run(step).name(name)`), in a `tracing`
+    /// span `restate.step`.
     fn run_step<T, F, Fut>(
         &self,
         name: String,
@@ -59,7 +60,8 @@ macro_rules! runs_steps {
                 F: FnOnce() -> Fut + Send + 'ctx,
                 Fut: Future<Output = HandlerResult<T>> + Send + 'ctx,
             {
-                ContextSideEffects::run(self, step).name(name)
+                let span = tracing::info_span!("restate.step", restate.step = name.as_str());
+                tracing::Instrument::instrument(ContextSideEffects::run(self, step).name(name), span)
             }
 
             fn compensate_in_order<'a>(
@@ -73,7 +75,10 @@ macro_rules! runs_steps {
                 async move {
                     let mut failures = Vec::new();
                     for (name, undo) in steps {
-                        let outcome = ContextSideEffects::run(self, undo).name(format!("compensate: {name}")).await;
+                        let step = format!("compensate: {name}");
+                        let span = tracing::info_span!("restate.step", restate.step = step.as_str());
+                        let outcome =
+                            tracing::Instrument::instrument(ContextSideEffects::run(self, undo).name(step), span).await;
                         if let Err(e) = outcome {
                             failures.push(format!("{name}: {}", e.message()));
                             if stop_at_first_failure {
