@@ -46,32 +46,45 @@ mod hand {
         message: String,
     }
 
-    /// `hydra.v1.Greeter` (src/services/greeter.rs) written by hand with restate-sdk's macros.
-    pub(crate) struct HandGreeter;
+    /// `hydra.v1.Greeter` (src/services/greeter.rs) written by hand with restate-sdk's macros,
+    /// stamped twice: the second copy, under another name, is the A/A control.
+    macro_rules! hand_greeter {
+        ($ty:ident, $name:tt) => {
+            pub(crate) struct $ty;
 
-    #[restate_sdk::service(name = "bench.HandGreeter", client_visibility = "pub(crate)")]
-    impl HandGreeter {
-        #[handler(name = "Greet")]
-        async fn greet(
-            &self,
-            _ctx: Context<'_>,
-            request: Json<GreetIn>,
-        ) -> HandlerResult<Json<GreetOut>> {
-            let request = request.into_inner();
-            if request.name.trim().is_empty() {
-                return Err(TerminalError::new_with_code(400, "name must not be empty").into());
+            #[restate_sdk::service(name = $name, client_visibility = "pub(crate)")]
+            impl $ty {
+                #[handler(name = "Greet")]
+                async fn greet(
+                    &self,
+                    _ctx: Context<'_>,
+                    request: Json<GreetIn>,
+                ) -> HandlerResult<Json<GreetOut>> {
+                    let request = request.into_inner();
+                    if request.name.trim().is_empty() {
+                        return Err(
+                            TerminalError::new_with_code(400, "name must not be empty").into()
+                        );
+                    }
+                    Ok(Json(GreetOut {
+                        message: format!("Hello, {}!", request.name),
+                    }))
+                }
             }
-            Ok(Json(GreetOut {
-                message: format!("Hello, {}!", request.name),
-            }))
-        }
+        };
     }
+
+    hand_greeter!(HandGreeter, "bench.HandGreeter");
+    hand_greeter!(HandGreeterB, "bench.HandGreeterB");
 }
 
-use hand::HandGreeter;
+use hand::{HandGreeter, HandGreeterB};
 
 const GENERATED: &str = "hydra.v1.Greeter";
 const HAND: &str = "bench.HandGreeter";
+/// The A/A control: the macro greeter again under another name.
+const HAND_B: &str = "bench.HandGreeterB";
+const SIDES: [&str; 3] = [GENERATED, HAND, HAND_B];
 /// Rounds per side in every setting.
 const ROUNDS: usize = 32;
 
@@ -79,6 +92,7 @@ fn endpoint() -> Endpoint {
     Endpoint::builder()
         .bind(GreeterServer::new(Greetings))
         .bind(HandGreeter)
+        .bind(HandGreeterB)
         .build()
 }
 
@@ -98,11 +112,13 @@ async fn call_ingress(ingress: &IngressClient, service: &'static str, i: usize) 
 struct Row {
     setting: &'static str,
     concurrency: usize,
-    generated: Side,
-    hand: Side,
+    /// In the order of [`SIDES`].
+    sides: Vec<Side>,
 }
 
-/// Interleaved rounds of `per_round` calls at `concurrency`: generated, hand, generated, ...
+/// Interleaved rounds of `per_round` calls at `concurrency` on each side in turn; the order
+/// rotates from round to round and runs backwards every other cycle, so that each side
+/// goes first, second and last equally often.
 async fn compare<F, Fut>(
     setting: &'static str,
     concurrency: usize,
@@ -115,59 +131,66 @@ where
     F: Fn(&'static str, usize) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    let (mut generated, mut hand) = (Side::default(), Side::default());
+    let mut sides = vec![Side::default(); SIDES.len()];
     for round in 0..rounds {
-        // Alternate which side goes first, too: A B B A A B ...
-        let order = if round % 2 == 0 {
-            [GENERATED, HAND]
-        } else {
-            [HAND, GENERATED]
-        };
-        for service in order {
-            let call = call.clone();
+        let mut order: Vec<usize> = (0..SIDES.len())
+            .map(|i| (i + round) % SIDES.len())
+            .collect();
+        if (round / SIDES.len()) % 2 == 1 {
+            order.reverse();
+        }
+        for i in order {
+            let (call, service) = (call.clone(), SIDES[i]);
             let other = || server_pid.map_or(0, |pid| cpu_ns(&pid.to_string()));
             let (own_before, other_before) = (cpu_ns("self"), other());
-            let r = drive(concurrency, per_round, move |i| call(service, i)).await;
+            let r = drive(concurrency, per_round, move |n| call(service, n)).await;
             let (own, other) = (cpu_ns("self") - own_before, other() - other_before);
-            let side = if service == GENERATED {
-                &mut generated
-            } else {
-                &mut hand
-            };
-            side.add(r, per_round);
-            side.add_cpu(own, other, per_round);
+            sides[i].add(r, per_round);
+            sides[i].add_cpu(own, other, per_round);
         }
     }
     let row = Row {
         setting,
         concurrency,
-        generated,
-        hand,
+        sides,
     };
     print_row(&row);
     row
 }
 
+/// Ratios of side `a` to side `b` of a row: pooled median, p99 and throughput, then paired
+/// (median [min, max] over rounds) latency, throughput and CPU per call.
+fn ratio_cells(row: &Row, a: usize, b: usize) -> String {
+    let (x, y) = (&row.sides[a], &row.sides[b]);
+    let (f, g) = (x.figures(), y.figures());
+    let ((lm, llo, lhi), (tm, tlo, thi)) = paired_ratios(x, y);
+    let (cm, clo, chi) = paired_cpu_ratio(x, y);
+    format!(
+        "{:.3} | {:.3} | {:.3} | {lm:.3} [{llo:.2}, {lhi:.2}] | {tm:.3} [{tlo:.2}, {thi:.2}] | {cm:.3} [{clo:.2}, {chi:.2}]",
+        f.median.as_secs_f64() / g.median.as_secs_f64(),
+        f.p99.as_secs_f64() / g.p99.as_secs_f64(),
+        f.per_second / g.per_second,
+    )
+}
+
 fn print_row(row: &Row) {
-    let (g, h) = (row.generated.figures(), row.hand.figures());
+    for (i, side) in row.sides.iter().enumerate() {
+        let f = side.figures();
+        let (own, other) = side.cpu_us();
+        println!(
+            "{} c={} {:<20} median {} p99 {} {:.0} calls/s, CPU/call {own:.1} + {other:.1} µs",
+            row.setting,
+            row.concurrency,
+            SIDES[i],
+            ms(f.median),
+            ms(f.p99),
+            f.per_second,
+        );
+    }
     println!(
-        "{} c={}: generated median {} p99 {} {:.0}/s | macros median {} p99 {} {:.0}/s | ratio median {:.3} p99 {:.3} throughput {:.3} | CPU/call generated {:.1}+{:.1} µs, macros {:.1}+{:.1} µs, paired ratio {:.3}",
-        row.setting,
-        row.concurrency,
-        ms(g.median),
-        ms(g.p99),
-        g.per_second,
-        ms(h.median),
-        ms(h.p99),
-        h.per_second,
-        g.median.as_secs_f64() / h.median.as_secs_f64(),
-        g.p99.as_secs_f64() / h.p99.as_secs_f64(),
-        g.per_second / h.per_second,
-        row.generated.cpu_us().0,
-        row.generated.cpu_us().1,
-        row.hand.cpu_us().0,
-        row.hand.cpu_us().1,
-        paired_cpu_ratio(&row.generated, &row.hand).0,
+        "  generated/macros: {}\n  control macrosB/macros: {}",
+        ratio_cells(row, 0, 1),
+        ratio_cells(row, 2, 1)
     );
 }
 
@@ -176,10 +199,12 @@ fn table(rows: &[Row]) -> String {
         "| where | concurrency | side | calls | latency median | latency p99 | throughput | CPU per call: this process + restate-server |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for row in rows {
-        for (name, side) in [
-            ("generated `hydra.v1.Greeter`", &row.generated),
-            ("restate-sdk macros `bench.HandGreeter`", &row.hand),
-        ] {
+        for (i, side) in row.sides.iter().enumerate() {
+            let name = match i {
+                0 => "generated `hydra.v1.Greeter`",
+                1 => "restate-sdk macros `bench.HandGreeter`",
+                _ => "control: macros again, `bench.HandGreeterB`",
+            };
             let f = side.figures();
             let (own, server) = side.cpu_us();
             out.push_str(&format!(
@@ -194,20 +219,17 @@ fn table(rows: &[Row]) -> String {
         }
     }
     out.push_str(
-        "\nRatios generated / macros (latency: above 1 means the generated service is slower; throughput: below 1 means it is slower). Pooled: over all calls of each side. Paired: the median over rounds of the ratio of the two adjacent rounds, with the smallest and largest round ratio.\n\n| where | concurrency | median latency, pooled | p99 latency, pooled | throughput, pooled | median latency, paired [min, max] | throughput, paired [min, max] | CPU per call (both processes), paired [min, max] |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n",
+        "\nRatios to the macro greeter `bench.HandGreeter`: generated / macros, and the A/A control macros B / macros, which shows how far two identical services drift apart in this run. Latency above 1 and throughput below 1 mean slower than the macro greeter. Pooled: over all calls of each side. Paired: the median over rounds of the ratio of the two sides' rounds, [smallest, largest]. CPU per call counts both processes.\n\n| where | concurrency | ratio | median latency, pooled | p99 latency, pooled | throughput, pooled | median latency, paired | throughput, paired | CPU per call, paired |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for row in rows {
-        let (g, h) = (row.generated.figures(), row.hand.figures());
-        let ((lm, llo, lhi), (tm, tlo, thi)) = paired_ratios(&row.generated, &row.hand);
-        let (cm, clo, chi) = paired_cpu_ratio(&row.generated, &row.hand);
-        out.push_str(&format!(
-            "| {} | {} | {:.3} | {:.3} | {:.3} | {lm:.3} [{llo:.3}, {lhi:.3}] | {tm:.3} [{tlo:.3}, {thi:.3}] | {cm:.3} [{clo:.3}, {chi:.3}] |\n",
-            row.setting,
-            row.concurrency,
-            g.median.as_secs_f64() / h.median.as_secs_f64(),
-            g.p99.as_secs_f64() / h.p99.as_secs_f64(),
-            g.per_second / h.per_second,
-        ));
+        for (name, a) in [("generated / macros", 0), ("control: macros B / macros", 2)] {
+            out.push_str(&format!(
+                "| {} | {} | {name} | {} |\n",
+                row.setting,
+                row.concurrency,
+                ratio_cells(row, a, 1)
+            ));
+        }
     }
     out
 }
@@ -223,7 +245,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let ingress = server.ingress();
 
     // Warm up both sides (connections, the server's deployment caches).
-    for service in [GENERATED, HAND] {
+    for service in SIDES {
         let ingress = ingress.clone();
         drive(8, 400, move |i| {
             let ingress = ingress.clone();
@@ -257,7 +279,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // The service side alone: the same two services on the embedded engine, in memory,
     // called in-process with the same bytes. No network, no server, no disk.
     let engine = Engine::builder(endpoint()).in_memory().await?;
-    for service in [GENERATED, HAND] {
+    for service in SIDES {
         let engine = engine.clone();
         drive(4, 2000, move |_| {
             let engine = engine.clone();
@@ -273,7 +295,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .await;
     }
-    for (concurrency, rounds, per_round) in [(1usize, ROUNDS, 500usize), (64, ROUNDS, 2048)] {
+    for (concurrency, rounds, per_round) in [(1usize, ROUNDS, 500usize), (64, ROUNDS, 1024)] {
         let engine = engine.clone();
         rows.push(
             compare(
@@ -303,7 +325,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let body = format!(
         "## Generated service against restate-sdk macros\n\n\
          Measured by `cargo bench --bench compare` (after `scripts/install-tools.sh`) on this machine ({machine}), restate-server {version} started by the bench on loopback.\n\n\
-         Both services are bound in one endpoint (`restate_rs::serve::Server`, HTTP/2 cleartext) and registered on one restate-server: the generated `hydra.v1.Greeter` (`GreeterServer::new(Greetings)`, src/services/greeter.rs) and the same greeter written with `#[restate_sdk::service(name = \"bench.HandGreeter\")]` and `#[handler(name = \"Greet\")]`, taking and returning serde structs through `restate_sdk::serde::Json` (benches/compare.rs). Both are called through restate-server's ingress with one client, `restate_rs::ingress::IngressClient::request::<serde_json::Value, serde_json::Value, restate_rs::codec::Json>`, the same `{{\"name\": ...}}` body; only the service side differs. Rounds alternate between the two sides (generated, macros, macros, generated, ...): {ROUNDS} rounds per side of 100 calls at concurrency 1 and of 512 calls at concurrency 64 (64 tasks, each calling in sequence). Besides latency and throughput, the CPU time each round took is read from `/proc/<pid>/task/*/schedstat`, for this process (the client and the endpoint: the client's share is the same for both sides) and for restate-server; CPU per call is less disturbed than wall time by whatever else the machine runs. The second setting runs the same two services on the embedded engine in memory, called in-process with `Engine::call` ({ROUNDS} rounds per side of 500 and 2048 calls): the service side without network, server or disk.\n\n{}",
+         The services are bound in one endpoint (`restate_rs::serve::Server`, HTTP/2 cleartext) and registered on one restate-server: the generated `hydra.v1.Greeter` (`GreeterServer::new(Greetings)`, src/services/greeter.rs) and the same greeter written with `#[restate_sdk::service(name = \"bench.HandGreeter\")]` and `#[handler(name = \"Greet\")]`, taking and returning serde structs through `restate_sdk::serde::Json` (benches/compare.rs), plus, as an A/A control, that macro greeter stamped again as `bench.HandGreeterB`. All are called through restate-server's ingress with one client, `restate_rs::ingress::IngressClient::request::<serde_json::Value, serde_json::Value, restate_rs::codec::Json>`, with the same `{{\"name\": ...}}` body; only the service side differs. Rounds take turns between the sides, the order rotating every round and reversed every other cycle: {ROUNDS} rounds per side of 100 calls at concurrency 1 and of 512 calls at concurrency 64 (64 tasks, each calling in sequence). Besides latency and throughput, the CPU time of each round is read from `/proc/<pid>/task/*/schedstat`, for this process (client and endpoint; the client's share is the same for every side) and for restate-server; CPU per call is less disturbed than wall time by whatever else the machine runs. The second setting runs the same services on the embedded engine in memory, called in-process with `Engine::call` ({ROUNDS} rounds per side of 500 calls at concurrency 1 and 1024 at 64): the service side without network, server or disk.\n\n{}",
         table(&rows),
         machine = machine(),
         version = restate_rs::testing::RESTATE_SERVER_VERSION,

@@ -26,7 +26,9 @@ use restate_rs_examples::services::Greetings;
 use restate_rs_examples::services::scenarios::Chain;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use support::{Side, drive, fsync_floor, machine, ms, paired_ratios, write_section};
+use support::{
+    Side, cpu_ns, drive, fsync_floor, machine, ms, paired_cpu_ratio, paired_ratios, write_section,
+};
 
 const STEPS: u32 = 3;
 
@@ -103,6 +105,8 @@ struct Row {
     concurrency: usize,
     engine: Side,
     server: Side,
+    /// restate-server's CPU time during the engine's rounds.
+    server_meanwhile_ns: u64,
 }
 
 async fn run(
@@ -131,22 +135,32 @@ async fn compare(
     concurrency: usize,
     rounds: usize,
     per_round: usize,
+    server_pid: u32,
 ) -> Row {
     let mut row = Row {
         workload,
         concurrency,
         engine: Side::default(),
         server: Side::default(),
+        server_meanwhile_ns: 0,
     };
     for round in 0..rounds {
         let engine_first = round % 2 == 0;
         for turn in 0..2 {
+            let other = || cpu_ns(&server_pid.to_string());
+            let (own_before, other_before) = (cpu_ns("self"), other());
             if (turn == 0) == engine_first {
                 let r = run(engine, workload, concurrency, per_round).await;
                 row.engine.add(r, per_round);
+                // restate-server's CPU meanwhile (it is idle then) is recorded apart.
+                let (own, other) = (cpu_ns("self") - own_before, other() - other_before);
+                row.engine.add_cpu(own, 0, per_round);
+                row.server_meanwhile_ns += other;
             } else {
                 let r = run(server, workload, concurrency, per_round).await;
                 row.server.add(r, per_round);
+                let (own, other) = (cpu_ns("self") - own_before, other() - other_before);
+                row.server.add_cpu(own, other, per_round);
             }
         }
     }
@@ -197,6 +211,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         run(clients, Workload::Chain, 8, 80).await;
     }
 
+    // What restate-server burns while nobody calls it: it runs alongside the engine rounds.
+    let idle_before = cpu_ns(&server.pid().to_string());
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let server_idle = (cpu_ns(&server.pid().to_string()) - idle_before) as f64 / 2e9 * 100.0;
+    println!("restate-server idle: {server_idle:.1}% of a core");
+
     let mut rows = Vec::new();
     for (workload, concurrency, rounds, per_round) in [
         (Workload::Greet, 1usize, 10usize, 150usize),
@@ -212,6 +232,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 concurrency,
                 rounds,
                 per_round,
+                server.pid(),
             )
             .await,
         );
@@ -224,7 +245,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("fsync floor after: {}", ms(floor_after));
 
     let mut table = String::from(
-        "| workload | concurrency | side | calls | latency median | latency p99 | throughput |\n| --- | --- | --- | --- | --- | --- | --- |\n",
+        "| workload | concurrency | side | calls | latency median | latency p99 | throughput | CPU per call |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for row in &rows {
         for (name, side) in [
@@ -240,8 +261,21 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     f.per_second * f64::from(STEPS)
                 ),
             };
+            let (own, server) = side.cpu_us();
+            let cpu = if name == "restate-server" {
+                format!(
+                    "{:.0} µs ({own:.0} this process + {server:.0} restate-server)",
+                    own + server
+                )
+            } else {
+                let _ = server;
+                format!(
+                    "{own:.0} µs (this process; restate-server, idle, {:.0} meanwhile)",
+                    row.server_meanwhile_ns as f64 / side.units.max(1) as f64 / 1000.0
+                )
+            };
             table.push_str(&format!(
-                "| {} | {} | {name} | {} | {} | {} | {unit} |\n",
+                "| {} | {} | {name} | {} | {} | {} | {unit} | {cpu} |\n",
                 row.workload.label(),
                 row.concurrency,
                 f.calls,
@@ -251,13 +285,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     table.push_str(
-        "\nRatios engine / restate-server (latency below 1: the engine answers sooner; throughput above 1: the engine does more). Paired: median over rounds of the ratio of adjacent rounds, with the smallest and largest.\n\n| workload | concurrency | median latency, pooled | p99 latency, pooled | throughput, pooled | median latency, paired [min, max] | throughput, paired [min, max] |\n| --- | --- | --- | --- | --- | --- | --- |\n",
+        "\nRatios engine / restate-server (latency below 1: the engine answers sooner; throughput above 1: the engine does more). Paired: median over rounds of the ratio of adjacent rounds, with the smallest and largest.\n\n| workload | concurrency | median latency, pooled | p99 latency, pooled | throughput, pooled | median latency, paired [min, max] | throughput, paired [min, max] | CPU per call, paired [min, max] |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n",
     );
     for row in &rows {
         let (e, s) = (row.engine.figures(), row.server.figures());
         let ((lm, llo, lhi), (tm, tlo, thi)) = paired_ratios(&row.engine, &row.server);
+        let (cm, clo, chi) = paired_cpu_ratio(&row.engine, &row.server);
         table.push_str(&format!(
-            "| {} | {} | {:.3} | {:.3} | {:.3} | {lm:.3} [{llo:.3}, {lhi:.3}] | {tm:.3} [{tlo:.3}, {thi:.3}] |\n",
+            "| {} | {} | {:.3} | {:.3} | {:.3} | {lm:.3} [{llo:.3}, {lhi:.3}] | {tm:.3} [{tlo:.3}, {thi:.3}] | {cm:.3} [{clo:.3}, {chi:.3}] |\n",
             row.workload.label(),
             row.concurrency,
             e.median.as_secs_f64() / s.median.as_secs_f64(),
@@ -269,7 +304,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let body = format!(
         "## Embedded engine against restate-server\n\n\
          Measured by `cargo bench --bench engine_vs_server` (after `scripts/install-tools.sh`) on this machine ({machine}), one run, both engines on the same disk: the engine's SQLite file under `target/bench-engine-vs-server/` (WAL, `synchronous=FULL`), restate-server {version}'s data directory under the system temp directory, on the same filesystem. fsync floor of that disk, same run: **{}** per 4 KiB write + fdatasync (median of 200) before the rounds, **{}** after.\n\n\
-         The same generated services (`GreeterServer::new(Greetings)` and `ChainServer::new(Chain {{ log: None }})`) run on both: on the engine in-process, on restate-server behind `restate_rs::serve::Server` (HTTP/2 cleartext, loopback). Both are called through the same generated ingress clients (`GreeterIngressClient`, `ChainIngressClient`): for the engine over `engine.ingress()`, the in-process ingress client (no port, no HTTP), for restate-server over HTTP to its ingress. Rounds alternate between the two (engine, server, server, engine, ...): 10 rounds per side of 150 greetings at concurrency 1 and of 640 at concurrency 64, 10 rounds of 40 chains at concurrency 1 and of 256 at concurrency 64; every chain has a key of its own (the object is exclusive per key). A chain is one invocation of `scenarios.v1.Chain/Run` with `{{\"steps\": {STEPS}}}`: {STEPS} named `ctx.run` steps, each followed by a state read and write; latency is per chain.\n\n{table}",
+         The same generated services (`GreeterServer::new(Greetings)` and `ChainServer::new(Chain {{ log: None }})`) run on both: on the engine in-process, on restate-server behind `restate_rs::serve::Server` (HTTP/2 cleartext, loopback). Both are called through the same generated ingress clients (`GreeterIngressClient`, `ChainIngressClient`): for the engine over `engine.ingress()`, the in-process ingress client (no port, no HTTP), for restate-server over HTTP to its ingress. restate-server keeps running during the engine's rounds (idle, it used {server_idle:.1}% of a core over 2 s measured after the warm-up; the table shows its CPU per engine call meanwhile). Rounds alternate between the two (engine, server, server, engine, ...): 10 rounds per side of 150 greetings at concurrency 1 and of 640 at concurrency 64, 10 rounds of 40 chains at concurrency 1 and of 256 at concurrency 64; every chain has a key of its own (the object is exclusive per key). A chain is one invocation of `scenarios.v1.Chain/Run` with `{{\"steps\": {STEPS}}}`: {STEPS} named `ctx.run` steps, each followed by a state read and write; latency is per chain. CPU per call is read from `/proc/<pid>/task/*/schedstat` of this process (client, engine, services; or client and endpoint) and of restate-server.\n\n{table}",
         ms(floor_before),
         ms(floor_after),
         machine = machine(),

@@ -24,11 +24,13 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use support::{machine, write_section};
 
-const SERVICES: usize = 300;
-const METHODS: usize = 4;
-const FILES: usize = 30;
-const GENERATE_RUNS: usize = 5;
-const BUILD_ROUNDS: usize = 3;
+/// A size from the environment, or its default.
+fn size(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 
 fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
@@ -105,6 +107,11 @@ struct Crate {
 }
 
 fn main() {
+    let services = size("GENERATOR_SERVICES", 300);
+    let methods = size("GENERATOR_METHODS", 4);
+    let files = size("GENERATOR_FILES", 30);
+    let generate_runs = size("GENERATOR_GENERATE_RUNS", 3);
+    let build_rounds = size("GENERATOR_ROUNDS", 1);
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let work = root.join("target/bench-generator");
     std::fs::create_dir_all(&work).unwrap();
@@ -114,9 +121,9 @@ fn main() {
         .arg(root.join("scripts/gen-large-protos.py"))
         .arg("--out")
         .arg(&work)
-        .args(["--services", &SERVICES.to_string()])
-        .args(["--methods", &METHODS.to_string()])
-        .args(["--files", &FILES.to_string()])
+        .args(["--services", &services.to_string()])
+        .args(["--methods", &methods.to_string()])
+        .args(["--files", &files.to_string()])
         .arg("--restate-rs")
         .arg(root.join("runtime"))
         .arg("--lock")
@@ -131,7 +138,7 @@ fn main() {
     //    in-process, as build.rs runs it.
     let gen_dir = work.join("generated/gen");
     let mut generate = Vec::new();
-    for _ in 0..GENERATE_RUNS {
+    for _ in 0..generate_runs {
         let _ = std::fs::remove_dir_all(&gen_dir);
         let started = Instant::now();
         protoc_gen_restate_rs::configure()
@@ -151,7 +158,7 @@ fn main() {
         .collect();
     let (service_lines, _) = lines_and_bytes(&services_files);
     println!(
-        "generate {SERVICES} services x {METHODS} methods in {FILES} files ({proto_lines} proto lines): median {} of {GENERATE_RUNS} (min {}, max {}); {gen_lines} lines of Rust ({service_lines} of them services), {} KiB",
+        "generate {services} services x {methods} methods in {files} files ({proto_lines} proto lines): median {} of {generate_runs} (min {}, max {}); {gen_lines} lines of Rust ({service_lines} of them services), {} KiB",
         secs(generate_median),
         secs(*generate.iter().min().unwrap()),
         secs(*generate.iter().max().unwrap()),
@@ -194,7 +201,7 @@ fn main() {
         secs(started.elapsed())
     );
     let mut edits = 0;
-    for round in 0..BUILD_ROUNDS {
+    for round in 0..build_rounds {
         let order: [usize; 2] = if round % 2 == 0 { [0, 1] } else { [1, 0] };
         for i in order {
             let c = &mut crates[i];
@@ -245,9 +252,9 @@ fn main() {
     let body = format!(
         "## Generator on a large proto set\n\n\
          Measured by `cargo bench --bench generator` on this machine ({machine}), {rustc}, dev profile.\n\n\
-         `scripts/gen-large-protos.py` writes {SERVICES} services × {METHODS} methods in {FILES} proto files ({proto_lines} lines; services alternate between `SERVICE` and `VIRTUAL_OBJECT`, whose `Get` is `SHARED`; every method has its own request, with a string, an int64, a repeated string, a map, an enum and a nested message, and its own response), and the same services written with restate-sdk's macros (`#[restate_sdk::service]` / `#[restate_sdk::object]` on impl blocks, `#[handler(name = ...)]`, requests and responses as plain `#[derive(Serialize, Deserialize)]` structs through `restate_sdk::serde::Json`), with the same handler bodies.\n\n\
-         **Generate**: `protoc_gen_restate_rs::configure().out_dir(..).compile_protos(..)` in-process, as build.rs runs it (parsing with protox, messages with prost-build, their JSON mapping with pbjson-build, services with our generator): **{}** median of {GENERATE_RUNS} (min {}, max {}), writing {gen_lines} lines ({} KiB) of Rust, {service_lines} of them the services (traits, servers, clients, ingress clients).\n\n\
-         **Compile**: each set is a crate of its own in one throwaway workspace (`target/bench-generator`): `large-generated` depends on restate-rs by path and includes the generated files, with an implementation of every generated trait; `large-macros` depends on restate-sdk and serde. Both also bind every service into one `Endpoint`. Dependencies are built once; then, {BUILD_ROUNDS} rounds alternating between the crates, each crate alone is built from scratch (`cargo clean -p <crate>`, `cargo build -p <crate>`) and then rebuilt after a one-line edit of its lib.rs (incremental compilation).\n\n{table}\n\
+         `scripts/gen-large-protos.py` writes {services} services × {methods} methods in {files} proto files ({proto_lines} lines; services alternate between `SERVICE` and `VIRTUAL_OBJECT`, whose `Get` is `SHARED`; every method has its own request, with a string, an int64, a repeated string, a map, an enum and a nested message, and its own response), and the same services written with restate-sdk's macros (`#[restate_sdk::service]` / `#[restate_sdk::object]` on impl blocks, `#[handler(name = ...)]`, requests and responses as plain `#[derive(Serialize, Deserialize)]` structs through `restate_sdk::serde::Json`), with the same handler bodies.\n\n\
+         **Generate**: `protoc_gen_restate_rs::configure().out_dir(..).compile_protos(..)` in-process, as build.rs runs it (parsing with protox, messages with prost-build, their JSON mapping with pbjson-build, services with our generator): **{}** median of {generate_runs} (min {}, max {}), writing {gen_lines} lines ({} KiB) of Rust, {service_lines} of them the services (traits, servers, clients, ingress clients).\n\n\
+         **Compile**: each set is a crate of its own in one throwaway workspace (`target/bench-generator`): `large-generated` depends on restate-rs by path and includes the generated files, with an implementation of every generated trait; `large-macros` depends on restate-sdk and serde. Both also bind every service into one `Endpoint`. Dependencies are built once; then, {build_rounds} rounds alternating between the crates, each crate alone is built from scratch (`cargo clean -p <crate>`, `cargo build -p <crate>`) and then rebuilt after a one-line edit of its lib.rs (incremental compilation).\n\n{table}\n\
          Ratio generated / macros, medians: build of the crate **{ratio_build:.2}**, rebuild after an edit **{ratio_rebuild:.2}**.\n",
         secs(generate_median),
         secs(*generate.iter().min().unwrap()),

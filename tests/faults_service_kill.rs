@@ -141,10 +141,10 @@ async fn kill_the_service_again_and_again(plan: Plan) {
 async fn service_killed_during_chains() {
     kill_the_service_again_and_again(Plan {
         name: "service-kill-quick",
-        batches: 10,
-        per_batch: 2,
-        steps: 20,
-        max_uptime_ms: 500,
+        batches: 12,
+        per_batch: 3,
+        steps: 40,
+        max_uptime_ms: 300,
         seed: 7_001,
     })
     .await;
@@ -156,10 +156,10 @@ async fn service_killed_during_chains() {
 async fn service_killed_during_chains_many_times() {
     kill_the_service_again_and_again(Plan {
         name: "service-kill-long",
-        batches: 100,
-        per_batch: 2,
-        steps: 20,
-        max_uptime_ms: 700,
+        batches: 150,
+        per_batch: 3,
+        steps: 40,
+        max_uptime_ms: 400,
         seed: 7_002,
     })
     .await;

@@ -36,7 +36,7 @@ impl Counter {
         Ok(value)
     }
 
-    #[handler(shared)]
+    #[handler]
     async fn get(&self, ctx: SharedObjectContext<'_>) -> Result<i64, HandlerError> {
         Ok(ctx.get::<i64>("value").await?.unwrap_or(0))
     }
@@ -88,9 +88,9 @@ fn engine() -> &'static (tokio::runtime::Runtime, Engine) {
             .build()
             .unwrap();
         let endpoint = Endpoint::builder()
-            .bind(Greeter.serve())
-            .bind(Counter.serve())
-            .bind(Steps.serve())
+            .bind(Greeter)
+            .bind(Counter)
+            .bind(Steps)
             .build();
         let engine = runtime
             .block_on(Engine::builder(endpoint).in_memory())
@@ -119,11 +119,17 @@ fuzz_target!(|data: &[u8]| {
     let Ok(request) = request.body(body) else {
         return;
     };
+    if std::env::var_os("FUZZ_TRACE").is_some() {
+        eprintln!(
+            "trace: {method} {path} key={:?} body={:?}",
+            String::from_utf8_lossy(idempotency_key),
+            String::from_utf8_lossy(request.body())
+        );
+    }
     let (runtime, engine) = engine();
-    let answer = runtime.block_on(tokio::time::timeout(
-        Duration::from_secs(10),
-        engine.handle_ingress(request),
-    ));
+    let answer = runtime.block_on(async {
+        tokio::time::timeout(Duration::from_secs(10), engine.handle_ingress(request)).await
+    });
     match answer {
         Ok(response) => {
             let status = response.status().as_u16();
@@ -137,7 +143,19 @@ fuzz_target!(|data: &[u8]| {
             let may_wait = ["delay", "attach", "output", "awakeables"]
                 .iter()
                 .any(|word| path.contains(word));
-            assert!(may_wait, "{method} {path} got no answer within 10 s");
+            if !may_wait {
+                let open = runtime
+                    .block_on(engine.invocations(None, None, 10_000))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|i| i.status != "completed")
+                    .map(|i| format!("{} {} {} attempts {}: {:?}", i.id, i.target, i.status, i.attempts, i.last_error))
+                    .collect::<Vec<_>>();
+                panic!(
+                    "{method} {path} got no answer within 10 s; unfinished invocations:\n{}",
+                    open.join("\n")
+                );
+            }
         }
     }
 });

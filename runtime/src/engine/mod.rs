@@ -372,6 +372,10 @@ struct Sched {
     running: HashMap<String, mpsc::UnboundedSender<Bytes>>,
     /// Per-invocation locks that keep journal appends and their delivery in one order.
     journal_locks: HashMap<String, Arc<tokio::sync::Mutex<()>>>,
+    /// Per-key locks that make "queue behind the holder" and "release the key to the next in
+    /// line" one step each: without them an invocation could be queued just after the holder
+    /// looked for a successor, and wait forever.
+    key_locks: HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>,
     /// In-process waiters for completion.
     watchers: HashMap<String, Vec<oneshot::Sender<Outcome>>>,
     /// Keys held by an exclusive invocation: (service, key) -> invocation id.
@@ -723,6 +727,11 @@ impl Engine {
         key: &str,
         kind: HandlerKind,
     ) -> Result<(), EngineError> {
+        let key_lock = kind.holds_key().then(|| self.key_lock(service, key));
+        let _held = match &key_lock {
+            Some(lock) => Some(lock.lock().await),
+            None => None,
+        };
         let start = if kind.holds_key() {
             let mut sched = self.inner.sched.lock().unwrap();
             let slot = (service.to_owned(), key.to_owned());
@@ -2001,7 +2010,21 @@ impl Engine {
         Ok(())
     }
 
+    fn key_lock(&self, service: &str, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        Arc::clone(
+            self.inner
+                .sched
+                .lock()
+                .unwrap()
+                .key_locks
+                .entry((service.to_owned(), key.to_owned()))
+                .or_default(),
+        )
+    }
+
     async fn release_key(&self, service: &str, key: &str, holder: &str) -> Result<(), EngineError> {
+        let key_lock = self.key_lock(service, key);
+        let _held = key_lock.lock().await;
         let (s, k) = (service.to_owned(), key.to_owned());
         let next: Option<String> = self
             .inner
@@ -2034,8 +2057,16 @@ impl Engine {
                 }
             }
         }
-        if let Some(next) = next {
-            self.spawn_attempt(next);
+        match next {
+            Some(next) => self.spawn_attempt(next),
+            None => {
+                // Nobody waits: forget the key's lock unless someone else holds a handle to it.
+                let mut sched = self.inner.sched.lock().unwrap();
+                let slot = (service.to_owned(), key.to_owned());
+                if Arc::strong_count(&key_lock) <= 2 {
+                    sched.key_locks.remove(&slot);
+                }
+            }
         }
         Ok(())
     }

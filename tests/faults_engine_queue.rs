@@ -1,0 +1,86 @@
+//! Exclusive handlers of one virtual object on the embedded engine, invoked while the
+//! previous holder of the key finishes: every invocation must run (none left queued forever).
+//!
+//! Found by the `engine_ingress` fuzz target (an exclusive call that never answered, its
+//! invocation `inboxed` with no invocation holding its key). `Engine::admit` decides
+//! "inboxed" under the scheduler lock but writes the status in a later store transaction;
+//! `release_key` looks for the next `inboxed` invocation in its own transaction and, finding
+//! none yet, frees the key. The invocation then stays `inboxed` until the engine restarts.
+
+use restate_rs::engine::{Engine, InvokeOptions, Target};
+use restate_rs::prelude::*;
+use restate_rs_examples::proto::scenarios::v1::CounterServer;
+use restate_rs_examples::services::scenarios::{Counter, Probe};
+use std::time::{Duration, Instant};
+
+async fn race_calls_on_one_key(rounds: u32) -> (u32, Vec<String>) {
+    let endpoint = Endpoint::builder()
+        .bind(CounterServer::new(Counter {
+            probe: Probe::default(),
+        }))
+        .build();
+    let engine = Engine::builder(endpoint).in_memory().await.unwrap();
+    let mut stuck = Vec::new();
+    for round in 0..rounds {
+        let key = format!("k{round}");
+        // A holder, then a second call arriving around the moment the holder finishes
+        // (Add sleeps 20 ms).
+        let first = engine
+            .invoke(
+                Target::keyed("scenarios.v1.Counter", key.as_str(), "Add"),
+                r#"{"delta": "1"}"#,
+                InvokeOptions::default(),
+            )
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_micros(18_000 + u64::from(round % 40) * 100)).await;
+        let second = engine
+            .invoke(
+                Target::keyed("scenarios.v1.Counter", key.as_str(), "Add"),
+                r#"{"delta": "1"}"#,
+                InvokeOptions::default(),
+            )
+            .await
+            .unwrap();
+        for id in [&first.invocation_id, &second.invocation_id] {
+            if tokio::time::timeout(Duration::from_secs(5), engine.attach(id))
+                .await
+                .is_err()
+            {
+                let status = engine
+                    .describe(id)
+                    .await
+                    .map(|d| format!("{d:?}"))
+                    .unwrap_or_default();
+                stuck.push(format!(
+                    "round {round}: {id} never ran: {}",
+                    status.chars().take(300).collect::<String>()
+                ));
+            }
+        }
+    }
+    engine.shutdown().await;
+    (rounds, stuck)
+}
+
+/// Long, and fails today: the bug above is in the engine (not fixed here). Run by
+/// `scripts/faults.sh`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+
+async fn exclusive_call_arriving_as_the_holder_finishes_runs() {
+    let started = Instant::now();
+    let (rounds, stuck) = race_calls_on_one_key(200).await;
+    println!(
+        "fault-report: engine-exclusive-queue-race rounds={rounds} invocations={} stuck={} seconds={:.1}",
+        rounds * 2,
+        stuck.len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        stuck.is_empty(),
+        "{} of {} invocations stayed queued:\n{}",
+        stuck.len(),
+        rounds * 2,
+        stuck.join("\n")
+    );
+}
