@@ -217,24 +217,17 @@ impl crate::proto::scenarios::v1::Proxy for Proxy {
         ctx: Context<'_>,
         request: FanOutRequest,
     ) -> HandlerResult<CounterValue> {
-        // Every call is journaled and sent when created, so they all run at once; awaiting
-        // them in order only collects the answers.
-        let calls: Vec<_> = request
-            .keys
-            .into_iter()
-            .map(|key| {
-                ctx.object_client::<CounterClient<'_>>(key)
-                    .add(AddRequest {
-                        delta: request.delta,
-                        gate: String::new(),
-                    })
-                    .call()
-            })
-            .collect();
-        let mut total = 0;
-        for call in calls {
-            total += call.await?.value;
-        }
+        // At most two calls in flight; results come back in the keys' order.
+        let values = restate_rs::toolkit::fan_out::try_fan_out(request.keys, 2, |key| {
+            ctx.object_client::<CounterClient<'_>>(key)
+                .add(AddRequest {
+                    delta: request.delta,
+                    gate: String::new(),
+                })
+                .call()
+        })
+        .await?;
+        let total: i64 = values.iter().map(|v| v.value).sum();
         Ok(CounterValue { value: total })
     }
 }
