@@ -302,10 +302,28 @@ impl RestateServer {
     /// data directory and ports, and waits until its admin API and ingress answer. What it
     /// had accepted before the kill is recovered from its data directory; the log goes on in
     /// the same file.
+    ///
+    /// A port of the server may have been taken in the meantime as the local port of some
+    /// outgoing connection; the start is then tried again for a while.
     pub async fn restart(&mut self) -> Result<(), TestServerError> {
         self.kill();
-        self.child = spawn_server(&self.binary, &self.config_path, &self.log_path)?;
-        self.wait_ready(self.startup_timeout).await
+        let started = Instant::now();
+        loop {
+            let log_before = std::fs::metadata(&self.log_path).map_or(0, |m| m.len() as usize);
+            self.child = spawn_server(&self.binary, &self.config_path, &self.log_path)?;
+            match self.wait_ready(self.startup_timeout).await {
+                Err(TestServerError::NotReady { .. })
+                    if !self.is_running()
+                        && self.log().get(log_before..).is_some_and(|new| {
+                            new.contains("Address in use") || new.contains("Address already in use")
+                        })
+                        && started.elapsed() < Duration::from_secs(30) =>
+                {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Starts the server again after [`kill`](Self::kill) (or does nothing if it runs),

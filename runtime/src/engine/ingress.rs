@@ -23,10 +23,23 @@ use std::time::Duration;
 /// The status restate-server uses for "the invocation has not completed yet".
 const NOT_READY: u16 = 470;
 
+/// The largest request body the ingress accepts, as restate-server's default
+/// (`ingress.request-size-limit`, 32 MiB).
+pub const MAX_REQUEST_BODY: usize = 32 * 1024 * 1024;
+
 impl Engine {
     /// Answers one ingress request, as restate-server's ingress would.
     pub async fn handle_ingress(&self, request: http::Request<Bytes>) -> Response<Bytes> {
         let (parts, body) = request.into_parts();
+        if body.len() > MAX_REQUEST_BODY {
+            return ingress_error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!(
+                    "the request body has {} bytes; the limit is {MAX_REQUEST_BODY}",
+                    body.len()
+                ),
+            );
+        }
         let segments: Vec<String> = parts
             .uri
             .path()
@@ -299,15 +312,20 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     let n: u64 = digits
         .parse()
         .map_err(|_| format!("invalid delay `{text}`: expected a number with ms, s, m, h or d"))?;
-    let ms = match unit {
-        "" | "ms" => n,
-        "s" => n * 1000,
-        "m" => n * 60_000,
-        "h" => n * 3_600_000,
-        "d" => n * 86_400_000,
+    let factor: u64 = match unit {
+        "" | "ms" => 1,
+        "s" => 1000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
         other => return Err(format!("invalid delay `{text}`: unknown unit `{other}`")),
     };
-    Ok(Duration::from_millis(ms))
+    // A century is more than any delay means; larger numbers are mistakes (or attacks).
+    const MAX_DELAY_MS: u64 = 100 * 365 * 86_400_000;
+    match n.checked_mul(factor) {
+        Some(ms) if ms <= MAX_DELAY_MS => Ok(Duration::from_millis(ms)),
+        _ => Err(format!("invalid delay `{text}`: longer than 100 years")),
+    }
 }
 
 fn percent_decode(segment: &str) -> String {
@@ -344,6 +362,8 @@ mod tests {
         assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
         assert_eq!(parse_duration("250").unwrap(), Duration::from_millis(250));
         assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("99999999999999999d").unwrap_err().contains("longer than 100 years"));
+        assert!(parse_duration("18446744073709551615ms").is_err());
         assert!(
             parse_duration("3w")
                 .unwrap_err()
@@ -523,14 +543,27 @@ impl IngressServer {
                                 );
                             }
                             let (parts, body) = request.into_parts();
-                            let body = match http_body_util::BodyExt::collect(body).await {
+                            let limited = http_body_util::Limited::new(body, MAX_REQUEST_BODY);
+                            let body = match http_body_util::BodyExt::collect(limited).await {
                                 Ok(collected) => collected.to_bytes(),
                                 Err(e) => {
-                                    return Ok(ingress_error(
-                                        StatusCode::BAD_REQUEST,
-                                        &format!("cannot read the body: {e}"),
-                                    )
-                                    .map(http_body_util::Full::new));
+                                    let (status, message) = if e
+                                        .is::<http_body_util::LengthLimitError>()
+                                    {
+                                        (
+                                            StatusCode::PAYLOAD_TOO_LARGE,
+                                            format!(
+                                                "the request body is larger than the limit of {MAX_REQUEST_BODY} bytes"
+                                            ),
+                                        )
+                                    } else {
+                                        (
+                                            StatusCode::BAD_REQUEST,
+                                            format!("cannot read the body: {e}"),
+                                        )
+                                    };
+                                    return Ok(ingress_error(status, &message)
+                                        .map(http_body_util::Full::new));
                                 }
                             };
                             let request = http::Request::from_parts(parts, body);

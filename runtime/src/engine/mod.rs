@@ -37,7 +37,7 @@ mod store;
 
 pub use admin::{InvocationDetails, InvocationSummary, JournalEntry, ServiceInfo};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use ingress::{AdminServer, IngressServeError, IngressServer};
+pub use ingress::{AdminServer, IngressServeError, IngressServer, MAX_REQUEST_BODY};
 
 use bytes::Bytes;
 use deployment::Deployment;
@@ -637,7 +637,11 @@ impl Engine {
         let kind = self.handler_kind(&target)?;
         let input = input.into();
         let now = now_ms(&*self.inner.clock);
-        let run_at = now + options.delay.map_or(0, |d| d.as_millis() as i64);
+        let run_at = now.saturating_add(
+            options
+                .delay
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
+        );
         let raw: [u8; 16] = *uuid::Uuid::new_v4().as_bytes();
         let id = format!("inv_{}", hex(&raw));
         let seed: u64 = u64::from_le_bytes(
