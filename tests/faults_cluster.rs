@@ -136,7 +136,7 @@ async fn kill_nodes_under_load(plan: Plan) {
             Duration::from_secs(90),
             || async {
                 ChainIngressClient::new(ingress.clone())
-                    .run(format!("warm-up-{n}"), ChainRequest { steps: 1 })
+                    .run(format!("warm-up-{n}"), ChainRequest { steps: 0 })
                     .timeout(Duration::from_secs(5))
                     .call()
                     .await
@@ -149,9 +149,8 @@ async fn kill_nodes_under_load(plan: Plan) {
 
     let acked: Arc<Mutex<BTreeMap<u32, String>>> = Arc::default();
     let failures = Arc::new(AtomicU32::new(0));
-    let spacing = Duration::from_millis(
-        (u64::from(plan.kills) * 8000 / u64::from(plan.invocations)).max(5),
-    );
+    let spacing =
+        Duration::from_millis((u64::from(plan.kills) * 8000 / u64::from(plan.invocations)).max(5));
     let load = {
         let (ingresses, acked, failures) = (ingresses.clone(), acked.clone(), failures.clone());
         let (steps, invocations) = (plan.steps, plan.invocations);
@@ -207,7 +206,8 @@ async fn kill_nodes_under_load(plan: Plan) {
     }
     let resubmit_failures = AtomicU32::new(0);
     for (i, id) in &acked {
-        let (again, status) = submit(&running, *i as usize, *i, plan.steps, &resubmit_failures).await;
+        let (again, status) =
+            submit(&running, *i as usize, *i, plan.steps, &resubmit_failures).await;
         assert_eq!(status, SendStatus::PreviouslyAccepted, "chain {i}");
         assert_eq!(&again, id, "chain {i} got another invocation (seed {seed})");
     }

@@ -362,7 +362,11 @@ mod tests {
         assert_eq!(parse_duration("2h").unwrap(), Duration::from_secs(7200));
         assert_eq!(parse_duration("250").unwrap(), Duration::from_millis(250));
         assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("99999999999999999d").unwrap_err().contains("longer than 100 years"));
+        assert!(
+            parse_duration("99999999999999999d")
+                .unwrap_err()
+                .contains("longer than 100 years")
+        );
         assert!(parse_duration("18446744073709551615ms").is_err());
         assert!(
             parse_duration("3w")
