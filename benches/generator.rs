@@ -42,7 +42,12 @@ fn secs(d: Duration) -> String {
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
-    v[v.len() / 2]
+    let n = v.len();
+    if n.is_multiple_of(2) {
+        (v[n / 2 - 1] + v[n / 2]) / 2
+    } else {
+        v[n / 2]
+    }
 }
 
 fn cargo(work: &Path, args: &[&str]) -> Duration {
@@ -161,6 +166,13 @@ fn main() {
         .cloned()
         .collect();
     let (service_lines, _) = lines_and_bytes(&services_files);
+    let serde_files: Vec<PathBuf> = generated_files
+        .iter()
+        .filter(|p| p.to_string_lossy().ends_with(".serde.rs"))
+        .cloned()
+        .collect();
+    let (serde_lines, _) = lines_and_bytes(&serde_files);
+    let message_lines = gen_lines - service_lines - serde_lines;
     println!(
         "generate {services} services x {methods} methods in {files} files ({proto_lines} proto lines): median {} of {generate_runs} (min {}, max {}); {gen_lines} lines of Rust ({service_lines} of them services), {} KiB",
         secs(generate_median),
@@ -264,7 +276,7 @@ fn main() {
         "## Generator: {services} services × {methods} methods\n\n\
          Measured by `{command}` on this machine ({machine}), {rustc}, dev profile.\n\n\
          `scripts/gen-large-protos.py` writes {services} services × {methods} methods in {files} proto files ({proto_lines} lines; services alternate between `SERVICE` and `VIRTUAL_OBJECT`, whose `Get` is `SHARED`; every method has its own request, with a string, an int64, a repeated string, a map, an enum and a nested message, and its own response), and the same services written with restate-sdk's macros (`#[restate_sdk::service]` / `#[restate_sdk::object]` on impl blocks, `#[handler(name = ...)]`, requests and responses as plain `#[derive(Serialize, Deserialize)]` structs through `restate_sdk::serde::Json`), with the same handler bodies.\n\n\
-         **Generate**: `protoc_gen_restate_rs::configure().out_dir(..).compile_protos(..)` in-process, as build.rs runs it (parsing with protox, messages with prost-build, their JSON mapping with pbjson-build, services with our generator): **{}** median of {generate_runs} (min {}, max {}), writing {gen_lines} lines ({} KiB) of Rust, {service_lines} of them the services (traits, servers, clients, ingress clients).\n\n\
+         **Generate**: `protoc_gen_restate_rs::configure().out_dir(..).compile_protos(..)` in-process, as build.rs runs it (parsing with protox, messages with prost-build, their JSON mapping with pbjson-build, services with our generator): **{}** median of {generate_runs} (min {}, max {}), writing {gen_lines} lines ({} KiB) of Rust: {message_lines} lines of prost messages (`<pkg>.rs`, derives expanded by the compiler), {serde_lines} lines of their proto3 JSON mapping (`<pkg>.serde.rs`, pbjson, written out in full) and {service_lines} lines of services (`<pkg>.restate.rs`: traits, servers, clients, ingress clients, JSON schemas). The macro side's serde derives and services are expanded by the compiler from {macro_lines} lines.\n\n\
          **Compile**: each set is a crate of its own in one throwaway workspace (`target/bench-generator`): `large-generated` depends on restate-rs by path and includes the generated files, with an implementation of every generated trait; `large-macros` depends on restate-sdk and serde. Both also bind every service into one `Endpoint`. Dependencies are built once; then, in {build_rounds} round(s) with the crates taking turns (the other one first every other round), each crate alone is built from scratch (`cargo clean -p <crate>`, `cargo build -p <crate>`) and then rebuilt after a one-line edit of its lib.rs (incremental compilation).\n\n{table}\n\
          Ratio generated / macros, medians: build of the crate **{ratio_build:.2}**, rebuild after an edit **{ratio_rebuild:.2}**.\n",
         secs(generate_median),

@@ -210,3 +210,31 @@ async fn exposure_needs_loopback_or_a_token() {
     assert_eq!(allowed.status(), 200);
     assert_eq!(allowed.text().await.unwrap(), r#"{"value":"1"}"#);
 }
+
+#[tokio::test]
+async fn oversized_bodies_and_absurd_delays_are_refused() {
+    let engine = engine().await;
+    let huge = bytes::Bytes::from(vec![b' '; restate_rs::engine::MAX_REQUEST_BODY + 1]);
+    let request = http::Request::post("/scenarios.v1.Counter/h/Add")
+        .body(huge)
+        .unwrap();
+    let response = engine.handle_ingress(request).await;
+    assert_eq!(response.status(), 413);
+
+    let request = http::Request::post("/scenarios.v1.Counter/h/Add/send?delay=99999999999999999d")
+        .body(bytes::Bytes::from_static(br#"{"delta": 1}"#))
+        .unwrap();
+    let response = engine.handle_ingress(request).await;
+    assert_eq!(response.status(), 400);
+    assert!(String::from_utf8_lossy(response.body()).contains("longer than 100 years"));
+
+    // Still serving.
+    let ok = engine
+        .call(
+            Target::keyed("scenarios.v1.Counter", "h", "Add"),
+            json!({"delta": 1}).to_string(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ok.as_ref(), br#"{"value":"1"}"#);
+}
