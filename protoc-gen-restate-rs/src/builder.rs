@@ -212,8 +212,7 @@ impl Builder {
             Some(protoc) => run_protoc(Path::new(&protoc), &protos, &includes, &out_dir)?,
             _ => run_protox(&protos, &includes)?,
         };
-        let pool = DescriptorPool::decode(descriptor_bytes.as_slice())
-            .map_err(|e| Error::Compile(format!("invalid descriptor set: {e}")))?;
+        let pool = crate::plugin::decode_pool(&descriptor_bytes, "the compiled descriptors")?;
         let requested = requested_files(&pool, &protos, &includes)?;
 
         let services = generate(&pool, &requested, &self.options, Layout::PerPackage)?;

@@ -126,11 +126,64 @@ pub fn pool_from_files(files: &[Vec<u8>]) -> Result<DescriptorPool, Error> {
         prost::encoding::encode_varint(file.len() as u64, &mut set);
         set.extend_from_slice(file);
     }
-    DescriptorPool::decode(set.as_slice()).map_err(|e| {
-        Error::Compile(format!(
-            "the file descriptors protoc sent are not valid: {e}"
-        ))
-    })
+    decode_pool(&set, "the file descriptors protoc sent")
+}
+
+/// The two fields of a `FileDescriptorProto` checked before the whole file is read.
+#[derive(Clone, PartialEq, Message)]
+struct FileHeader {
+    #[prost(string, optional, tag = "1")]
+    name: Option<String>,
+    #[prost(string, optional, tag = "12")]
+    syntax: Option<String>,
+}
+
+/// Only the file list of a `FileDescriptorSet`, each file's header decoded.
+#[derive(Clone, PartialEq, Message)]
+struct SetHeader {
+    #[prost(message, repeated, tag = "1")]
+    file: Vec<FileHeader>,
+}
+
+/// Decodes an encoded `FileDescriptorSet` into a pool, refusing with a clear error what the
+/// generator does not read: files in another syntax than proto2 or proto3 (editions among
+/// them), and anything the descriptor library cannot take. `what` names the bytes' origin.
+pub(crate) fn decode_pool(set: &[u8], what: &str) -> Result<DescriptorPool, Error> {
+    let header =
+        SetHeader::decode(set).map_err(|e| Error::Compile(format!("{what} are not valid: {e}")))?;
+    for (index, file) in header.file.iter().enumerate() {
+        let syntax = file.syntax.as_deref().unwrap_or("");
+        if !matches!(syntax, "" | "proto2" | "proto3") {
+            let name = match file.name.as_deref() {
+                Some(name) if !name.is_empty() => format!("`{name}`"),
+                _ => format!("file #{} (unnamed)", index + 1),
+            };
+            let hint = if syntax == "editions" {
+                "protobuf editions are not supported yet; use `syntax = \"proto3\";` or `syntax = \"proto2\";`"
+            } else {
+                "only proto2 and proto3 are supported"
+            };
+            return Err(Error::Compile(format!(
+                "{what} are not valid: {name} declares syntax {syntax:?}: {hint}"
+            )));
+        }
+    }
+    // The descriptor library has panicked on inputs it should refuse; whatever else it may
+    // panic on becomes an error here, never a crashed build script or plugin.
+    match std::panic::catch_unwind(|| DescriptorPool::decode(set)) {
+        Ok(Ok(pool)) => Ok(pool),
+        Ok(Err(e)) => Err(Error::Compile(format!("{what} are not valid: {e}"))),
+        Err(panic) => {
+            let reason = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".to_owned());
+            Err(Error::Compile(format!(
+                "{what} could not be read: the descriptor library failed on them ({reason})"
+            )))
+        }
+    }
 }
 
 const PARAMETERS: &str = "encoding=json|binary, json, binary, server, client, ingress_client, default_stubs, require_service_type, extern_path=.pkg=::path, service_attribute=.selector=#[attr]";
