@@ -29,6 +29,11 @@ use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::{TcpListener, ToSocketAddrs};
 
+/// The largest request header block a served endpoint accepts, in bytes. Object keys and
+/// workflow ids travel in headers; restate-server accepts keys far longer than hyper's default
+/// limit of 16 KiB.
+const MAX_HEADER_BYTES: u32 = 1024 * 1024;
+
 /// Why serving failed.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -149,7 +154,13 @@ impl Server {
                         }
                     };
                     let _ = stream.set_nodelay(true);
-                    let connection = auto::Builder::new(TokioExecutor::new())
+                    let mut builder = auto::Builder::new(TokioExecutor::new());
+                    // Restate sends an invocation's headers (the object key among them) in
+                    // the request's header block; hyper's 16 KiB default would answer 431 to
+                    // long keys for ever.
+                    builder.http2().max_header_list_size(MAX_HEADER_BYTES);
+                    builder.http1().max_buf_size(MAX_HEADER_BYTES as usize);
+                    let connection = builder
                         .serve_connection(TokioIo::new(stream), service.clone())
                         .into_owned();
                     let connection = graceful.watch(connection);
