@@ -187,6 +187,7 @@ async fn exposure_needs_loopback_or_a_token() {
     let url = format!("{}/scenarios.v1.Counter/t/Add", ingress.url());
     let denied = http
         .post(&url)
+        .header("content-type", "application/json")
         .body(r#"{"delta": 1}"#)
         .send()
         .await
@@ -195,6 +196,7 @@ async fn exposure_needs_loopback_or_a_token() {
     let wrong = http
         .post(&url)
         .bearer_auth("nope")
+        .header("content-type", "application/json")
         .body(r#"{"delta": 1}"#)
         .send()
         .await
@@ -203,6 +205,7 @@ async fn exposure_needs_loopback_or_a_token() {
     let allowed = http
         .post(&url)
         .bearer_auth("s3cret")
+        .header("content-type", "application/json")
         .body(r#"{"delta": 1}"#)
         .send()
         .await
@@ -222,6 +225,7 @@ async fn oversized_bodies_and_absurd_delays_are_refused() {
     assert_eq!(response.status(), 413);
 
     let request = http::Request::post("/scenarios.v1.Counter/h/Add/send?delay=99999999999999999d")
+        .header("content-type", "application/json")
         .body(bytes::Bytes::from_static(br#"{"delta": 1}"#))
         .unwrap();
     let response = engine.handle_ingress(request).await;

@@ -59,6 +59,14 @@ impl Engine {
         match (parts.method.clone(), segs.as_slice()) {
             (Method::GET, ["restate", "health"]) => plain(StatusCode::OK, ""),
             (Method::GET, ["restate", "invocation", id, action @ ("attach" | "output")]) => {
+                if !is_invocation_id(id) {
+                    return ingress_error(
+                        StatusCode::BAD_REQUEST,
+                        &format!(
+                            "bad invocation id '{id}': the engine's ids are `inv_` and 32 hex digits"
+                        ),
+                    );
+                }
                 self.answer_outcome(id, *action == "attach").await
             }
             (
@@ -122,12 +130,11 @@ impl Engine {
                     Err(e) => engine_error(e),
                 }
             }
-            (Method::POST, _) => {
-                let Some((target, send)) = self.parse_invocation_path(&segs) else {
-                    return ingress_error(
-                        StatusCode::NOT_FOUND,
-                        &format!("no service handler at {}", parts.uri.path()),
-                    );
+            // restate-server takes a GET on a handler's path as an invocation without a body.
+            (Method::POST | Method::GET, _) => {
+                let (target, send) = match self.route_invocation(parts.uri.path(), &segs) {
+                    Ok(routed) => routed,
+                    Err((status, message)) => return ingress_error(status, &message),
                 };
                 if self.is_ingress_private(&target) {
                     return ingress_error(
@@ -135,6 +142,19 @@ impl Engine {
                         &format!(
                             "{target} is private: it can be called from other handlers, not through the ingress"
                         ),
+                    );
+                }
+                let rule = self
+                    .inner
+                    .services
+                    .get(&target.service)
+                    .and_then(|s| s.inputs.get(&target.handler));
+                if let Some(Err(reason)) =
+                    rule.map(|rule| rule.check(header("content-type").as_deref(), &body))
+                {
+                    return ingress_error(
+                        StatusCode::BAD_REQUEST,
+                        &format!("input validation error for {target}: {reason}"),
                     );
                 }
                 let delay = match query_value(query, "delay").map(parse_duration).transpose() {
@@ -166,8 +186,12 @@ impl Engine {
                 }
             }
             _ => ingress_error(
-                StatusCode::NOT_FOUND,
-                &format!("no route for {} {}", parts.method, parts.uri.path()),
+                StatusCode::METHOD_NOT_ALLOWED,
+                &format!(
+                    "method {} not allowed on {}: invocations are POST",
+                    parts.method,
+                    parts.uri.path()
+                ),
             ),
         }
     }
@@ -181,18 +205,63 @@ impl Engine {
     }
 
     /// `[service, handler]`, `[service, key, handler]`, each optionally followed by `send`.
-    fn parse_invocation_path(&self, segments: &[&str]) -> Option<(Target, bool)> {
+    /// The error is a status and why, the statuses restate-server answers: 400 for a path of
+    /// the wrong shape, 404 for an unknown service or handler.
+    fn route_invocation(
+        &self,
+        path: &str,
+        segments: &[&str],
+    ) -> Result<(Target, bool), (StatusCode, String)> {
         let (segments, send) = match segments.split_last() {
             Some((&"send", rest)) => (rest, true),
             _ => (segments, false),
         };
-        let service = *segments.first()?;
-        let keyed = self.inner.services.get(service)?.kind != super::ServiceKind::Service;
-        match (keyed, segments) {
-            (false, [_, handler]) => Some((Target::service(service, *handler), send)),
-            (true, [_, key, handler]) => Some((Target::keyed(service, *key, *handler), send)),
-            _ => None,
+        let Some(&service) = segments.first() else {
+            return Err((
+                StatusCode::BAD_REQUEST,
+                format!(
+                    "bad path {path}: expected /<service>/<handler> or /<object>/<key>/<handler>"
+                ),
+            ));
+        };
+        let Some(meta) = self.inner.services.get(service) else {
+            return Err((
+                StatusCode::NOT_FOUND,
+                format!("service '{service}' not found: no deployment of this engine serves it"),
+            ));
+        };
+        let target = match (meta.kind, segments) {
+            (super::ServiceKind::Service, [_, handler]) => Target::service(service, *handler),
+            (super::ServiceKind::Object | super::ServiceKind::Workflow, [_, key, handler]) => {
+                Target::keyed(service, *key, *handler)
+            }
+            (super::ServiceKind::Service, _) => {
+                return Err((
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "bad path {path}: '{service}' is a service without keys, called at /{service}/<handler>"
+                    ),
+                ));
+            }
+            _ => {
+                return Err((
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "bad path {path}: '{service}' is keyed, called at /{service}/<key>/<handler>"
+                    ),
+                ));
+            }
+        };
+        if !meta.handlers.contains_key(&target.handler) {
+            return Err((
+                StatusCode::NOT_FOUND,
+                format!(
+                    "service '{service}' has no handler '{}' in the deployment the engine serves",
+                    target.handler
+                ),
+            ));
         }
+        Ok((target, send))
     }
 
     async fn answer_outcome(&self, invocation_id: &str, wait: bool) -> Response<Bytes> {
@@ -252,6 +321,87 @@ impl Engine {
             Err(e) => Err(e),
         }
     }
+}
+
+/// What a handler accepts as its request body, from the `input` of the deployment's manifest,
+/// checked before an invocation is created, as restate-server checks it: the request's
+/// content type must match the declared one, no body where none is declared, and no empty
+/// body sent as JSON.
+#[derive(Debug, Clone)]
+pub(super) struct InputRule {
+    /// The content type the body must have (`*/*` and `type/*` match as in `Accept`);
+    /// `None`: the handler takes no body.
+    content_type: Option<String>,
+    /// A content type must be sent, even with an empty body.
+    required: bool,
+}
+
+impl InputRule {
+    /// Reads a handler's `input`; an absent one is the manifest's default (`*/*`, optional).
+    pub(super) fn from_manifest(input: &serde_json::Value) -> InputRule {
+        if input.is_null() {
+            return InputRule {
+                content_type: Some("*/*".to_owned()),
+                required: false,
+            };
+        }
+        InputRule {
+            content_type: input["contentType"].as_str().map(str::to_owned),
+            required: input["required"].as_bool().unwrap_or(false),
+        }
+    }
+
+    /// Whether a request with this content type and body may invoke the handler; if not,
+    /// why not.
+    pub(super) fn check(&self, content_type: Option<&str>, body: &[u8]) -> Result<(), String> {
+        match (content_type, self.content_type.as_deref()) {
+            (None, _) if body.is_empty() && !self.required => Ok(()),
+            (None, None) => Err("the handler takes no input, but the request has a body".into()),
+            (None, Some(expected)) => Err(format!(
+                "the request has no content-type; the handler takes '{expected}'"
+            )),
+            (Some(actual), None) => Err(format!(
+                "the handler takes no input, but the request has content-type '{actual}'"
+            )),
+            (Some(actual), Some(expected)) => {
+                if !media_type_matches(actual, expected) {
+                    Err(format!(
+                        "content-type '{actual}' does not match '{expected}'"
+                    ))
+                } else if body.is_empty() && essence(expected) == "application/json" {
+                    Err(
+                        "an empty body is not a JSON value; send no content-type for no input"
+                            .into(),
+                    )
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+/// A media type without its parameters: `application/json; charset=utf-8` → `application/json`.
+fn essence(media_type: &str) -> &str {
+    media_type.split(';').next().unwrap_or("").trim()
+}
+
+/// Whether `actual` matches `pattern` (`*/*`, `type/*` or `type/subtype`; parameters
+/// ignored). Compared exactly, letter case included, as restate-server compares them.
+fn media_type_matches(actual: &str, pattern: &str) -> bool {
+    let (Some((kind, sub)), Some((want_kind, want_sub))) = (
+        essence(actual).split_once('/'),
+        essence(pattern).split_once('/'),
+    ) else {
+        return false;
+    };
+    want_kind == "*" || (want_kind == kind && (want_sub == "*" || want_sub == sub))
+}
+
+/// Whether `id` has the form of the engine's invocation ids (`inv_` and 32 hex digits).
+fn is_invocation_id(id: &str) -> bool {
+    id.strip_prefix("inv_")
+        .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn with_id(mut response: Response<Bytes>, invocation_id: &str) -> Response<Bytes> {
@@ -351,6 +501,61 @@ fn percent_decode(segment: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn input_rules() {
+        let json = InputRule::from_manifest(
+            &json!({"contentType": "application/json", "required": false, "jsonSchema": {}}),
+        );
+        assert!(json.check(Some("application/json"), b"{}").is_ok());
+        assert!(
+            json.check(Some("application/json; charset=utf-8"), b"{}")
+                .is_ok()
+        );
+        assert!(json.check(None, b"").is_ok(), "no input at all");
+        let refused = [
+            (
+                Some("text/plain"),
+                &b"{}"[..],
+                "does not match 'application/json'",
+            ),
+            (Some("APPLICATION/JSON"), b"{}", "does not match"),
+            (Some("application/*"), b"{}", "does not match"),
+            (None, b"{}", "no content-type"),
+            (Some("application/json"), b"", "empty body"),
+        ];
+        for (content_type, body, reason) in refused {
+            let error = json.check(content_type, body).unwrap_err();
+            assert!(error.contains(reason), "{content_type:?}: {error}");
+        }
+
+        let bytes = InputRule::from_manifest(&json!({"contentType": "*/*", "required": true}));
+        assert!(bytes.check(Some("application/octet-stream"), b"").is_ok());
+        assert!(
+            bytes.check(None, b"").is_err(),
+            "required: a content type must be sent"
+        );
+
+        let nothing = InputRule::from_manifest(&json!({}));
+        assert!(nothing.check(None, b"").is_ok());
+        assert!(nothing.check(None, b"x").is_err());
+        assert!(nothing.check(Some("application/json"), b"").is_err());
+
+        let default = InputRule::from_manifest(&serde_json::Value::Null);
+        assert!(default.check(Some("text/plain"), b"x").is_ok());
+        assert!(default.check(None, b"").is_ok());
+    }
+
+    #[test]
+    fn media_types() {
+        assert!(media_type_matches("application/json", "application/*"));
+        assert!(media_type_matches("text/plain", "*/*"));
+        assert!(!media_type_matches("application", "*/*"));
+        assert!(!media_type_matches("text/json", "application/json"));
+        assert!(is_invocation_id("inv_0123456789abcdef0123456789ABCDEF"));
+        assert!(!is_invocation_id("inv_0123"));
+        assert!(!is_invocation_id("inc_1ll4Nz6jmUXk3wy04unz4iMk0ppnE5iwTb"));
+    }
 
     #[test]
     fn durations() {

@@ -285,6 +285,8 @@ struct ServiceMeta {
     /// What the manifest declares per handler (the service's values, overridden by the
     /// handler's).
     configs: HashMap<String, HandlerConfig>,
+    /// What each handler accepts as input, checked by the ingress.
+    inputs: HashMap<String, ingress::InputRule>,
 }
 
 /// The configuration a deployment declares for a handler, as the engine honours it.
@@ -2922,11 +2924,16 @@ async fn discover(
         };
         let mut handlers = HashMap::new();
         let mut configs = HashMap::new();
+        let mut inputs = HashMap::new();
         let service_config = HandlerConfig::from_manifest(service, &HandlerConfig::default());
         for handler in service["handlers"].as_array().into_iter().flatten() {
             configs.insert(
                 handler["name"].as_str().unwrap_or_default().to_owned(),
                 HandlerConfig::from_manifest(handler, &service_config),
+            );
+            inputs.insert(
+                handler["name"].as_str().unwrap_or_default().to_owned(),
+                ingress::InputRule::from_manifest(&handler["input"]),
             );
             let handler_kind = match (kind, handler["ty"].as_str()) {
                 (ServiceKind::Service, _) => HandlerKind::Stateless,
@@ -2945,6 +2952,7 @@ async fn discover(
                 kind,
                 handlers,
                 configs,
+                inputs,
             },
         );
     }
