@@ -221,12 +221,27 @@ fn case(
 const BATCH: Duration = Duration::from_millis(5);
 const REPEATS: usize = 41;
 
+/// CPU time this thread has run (`CLOCK_THREAD_CPUTIME_ID`).
+fn thread_cpu() -> Option<Duration> {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Some(Duration::new(
+        u64::try_from(t.tv_sec).ok()?,
+        u32::try_from(t.tv_nsec).ok()?,
+    ))
+}
+
+/// How long `iters` runs take: in CPU time of this thread where the system says it, so that
+/// time spent preempted by other processes does not count; in wall time otherwise.
 fn time_batch(run: &mut dyn FnMut(), iters: u64) -> Duration {
-    let started = Instant::now();
+    let (cpu, started) = (thread_cpu(), Instant::now());
     for _ in 0..iters {
         run();
     }
-    started.elapsed()
+    let wall = started.elapsed();
+    match (cpu, thread_cpu()) {
+        (Some(before), Some(after)) => after.saturating_sub(before),
+        _ => wall,
+    }
 }
 
 /// Sets how many operations make one batch of about [`BATCH`].
@@ -599,7 +614,7 @@ fn main() {
 
     let body = format!(
         "## Codecs\n\n\
-         Measured by `cargo bench --bench codec` on this machine ({}). Each case runs in batches of about {} ms (calibrated); the cases take turns batch by batch, {REPEATS} batches each, and the figure is the median ns per operation. JSON is `restate_rs::codec::Json` (pbjson's serde impls generated beside the prost messages, `serde_json` underneath, `to_vec` to encode, `from_slice` to decode), binary is `restate_rs::codec::Binary` on the binary-payload build of the same protos (`restate_rs_examples::proto_binary`), the rows \"pbjson impls, serde_json directly\" call `serde_json::to_vec` / `from_slice` on the generated messages without the codec wrapper (which adds the conversion to `Bytes` and, on decode, the empty-payload check), and the baseline is `serde_json::to_vec` / `from_slice` on plain `#[derive(Serialize, Deserialize)]` structs with the same JSON shape (benches/codec.rs).\n\n\
+         Measured by `cargo bench --bench codec` on this machine ({}). Each case runs in batches of about {} ms (calibrated); the cases take turns batch by batch, {REPEATS} batches each, and the figure is the median ns per operation, timed in CPU time of the benchmark thread (`CLOCK_THREAD_CPUTIME_ID`), so that time preempted by other processes on this shared machine does not count. JSON is `restate_rs::codec::Json` (pbjson's serde impls generated beside the prost messages, `serde_json` underneath, `to_vec` to encode, `from_slice` to decode), binary is `restate_rs::codec::Binary` on the binary-payload build of the same protos (`restate_rs_examples::proto_binary`), the rows \"pbjson impls, serde_json directly\" call `serde_json::to_vec` / `from_slice` on the generated messages without the codec wrapper (which adds the conversion to `Bytes` and, on decode, the empty-payload check), and the baseline is `serde_json::to_vec` / `from_slice` on plain `#[derive(Serialize, Deserialize)]` structs with the same JSON shape (benches/codec.rs).\n\n\
          - `DeployRequest`: two strings, an `env` map of 8 entries, a nested `common.v1.Actor`, an optional uint32, an enum (by name in JSON). The two JSON forms are the same document (checked), and both sides decode the same bytes.\n\
          - `DeployResponse`: a string, a repeated string of 6, a `google.protobuf.Timestamp`, an int64. proto3 JSON formats the Timestamp as RFC 3339 (pbjson writes `2024-11-05T09:46:40.123+00:00`, where protojson writes `...Z`) and the int64 as a string; the plain struct holds the RFC 3339 text as a `String` and the int64 as a number, so it neither formats nor parses a time.\n\
          - `GreetRequest`: one string, the payload of the `compare` bench (identical bytes on both sides).\n\n{table}",

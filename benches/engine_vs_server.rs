@@ -219,10 +219,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let mut rows = Vec::new();
     for (workload, concurrency, rounds, per_round) in [
-        (Workload::Greet, 1usize, 10usize, 150usize),
-        (Workload::Greet, 64, 10, 640),
-        (Workload::Chain, 1, 10, 40),
-        (Workload::Chain, 64, 10, 256),
+        (Workload::Greet, 1usize, 20usize, 150usize),
+        (Workload::Greet, 64, 20, 640),
+        (Workload::Chain, 1, 20, 40),
+        (Workload::Chain, 64, 20, 256),
     ] {
         rows.push(
             compare(
@@ -304,7 +304,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let body = format!(
         "## Embedded engine against restate-server\n\n\
          Measured by `cargo bench --bench engine_vs_server` (after `scripts/install-tools.sh`) on this machine ({machine}), one run, both engines on the same disk: the engine's SQLite file under `target/bench-engine-vs-server/` (WAL, `synchronous=FULL`), restate-server {version}'s data directory under the system temp directory, on the same filesystem. fsync floor of that disk, same run: **{}** per 4 KiB write + fdatasync (median of 200) before the rounds, **{}** after.\n\n\
-         The same generated services (`GreeterServer::new(Greetings)` and `ChainServer::new(Chain {{ log: None }})`) run on both: on the engine in-process, on restate-server behind `restate_rs::serve::Server` (HTTP/2 cleartext, loopback). Both are called through the same generated ingress clients (`GreeterIngressClient`, `ChainIngressClient`): for the engine over `engine.ingress()`, the in-process ingress client (no port, no HTTP), for restate-server over HTTP to its ingress. restate-server keeps running during the engine's rounds (idle, it used {server_idle:.1}% of a core over 2 s measured after the warm-up; the table shows its CPU per engine call meanwhile). Rounds alternate between the two (engine, server, server, engine, ...): 10 rounds per side of 150 greetings at concurrency 1 and of 640 at concurrency 64, 10 rounds of 40 chains at concurrency 1 and of 256 at concurrency 64; every chain has a key of its own (the object is exclusive per key). A chain is one invocation of `scenarios.v1.Chain/Run` with `{{\"steps\": {STEPS}}}`: {STEPS} named `ctx.run` steps, each followed by a state read and write; latency is per chain. CPU per call is read from `/proc/<pid>/task/*/schedstat` of this process (client, engine, services; or client and endpoint) and of restate-server.\n\n{table}",
+         The same generated services (`GreeterServer::new(Greetings)` and `ChainServer::new(Chain {{ log: None }})`) run on both: on the engine in-process, on restate-server behind `restate_rs::serve::Server` (HTTP/2 cleartext, loopback). Both are called through the same generated ingress clients (`GreeterIngressClient`, `ChainIngressClient`): for the engine over `engine.ingress()`, the in-process ingress client (no port, no HTTP), for restate-server over HTTP to its ingress. restate-server keeps running during the engine's rounds (idle, it used {server_idle:.1}% of a core over 2 s measured after the warm-up; the table shows its CPU per engine call meanwhile). Rounds alternate between the two (engine, server, server, engine, ...): 20 rounds per side of 150 greetings at concurrency 1 and of 640 at concurrency 64, 20 rounds of 40 chains at concurrency 1 and of 256 at concurrency 64; every chain has a key of its own (the object is exclusive per key). A chain is one invocation of `scenarios.v1.Chain/Run` with `{{\"steps\": {STEPS}}}`: {STEPS} named `ctx.run` steps, each followed by a state read and write; latency is per chain. CPU per call is read from `/proc/<pid>/task/*/schedstat` of this process (client, engine, services; or client and endpoint) and of restate-server.\n\n{table}",
         ms(floor_before),
         ms(floor_after),
         machine = machine(),

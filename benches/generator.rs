@@ -50,8 +50,24 @@ fn median(mut v: Vec<Duration>) -> Duration {
     }
 }
 
-fn cargo(work: &Path, args: &[&str]) -> Duration {
+/// User + system CPU time of this process's children that have been waited for (and of
+/// theirs, reaped in turn: cargo's rustc processes), from `/proc/self/stat`.
+fn children_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_comm = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<u64> = after_comm
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    // Fields 16 and 17 of stat (cutime, cstime); `fields` starts at field 3.
+    let ticks = fields.get(13).copied().unwrap_or(0) + fields.get(14).copied().unwrap_or(0);
+    Duration::from_secs_f64(ticks as f64 / rustix::param::clock_ticks_per_second() as f64)
+}
+
+/// A cargo command in the throwaway workspace: (wall time, CPU time of cargo and rustc).
+fn cargo(work: &Path, args: &[&str]) -> (Duration, Duration) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let cpu_before = children_cpu();
     let started = Instant::now();
     let status = Command::new(cargo)
         .args(args)
@@ -68,7 +84,7 @@ fn cargo(work: &Path, args: &[&str]) -> Duration {
         "cargo {args:?} failed in {}",
         work.display()
     );
-    took
+    (took, children_cpu() - cpu_before)
 }
 
 fn files_with(dir: &Path, ext: &str) -> Vec<PathBuf> {
@@ -113,6 +129,8 @@ struct Crate {
     lib: PathBuf,
     clean_build: Vec<Duration>,
     rebuild: Vec<Duration>,
+    clean_build_cpu: Vec<Duration>,
+    rebuild_cpu: Vec<Duration>,
 }
 
 fn main() {
@@ -189,6 +207,8 @@ fn main() {
             lib: work.join("generated/src/lib.rs"),
             clean_build: Vec::new(),
             rebuild: Vec::new(),
+            clean_build_cpu: Vec::new(),
+            rebuild_cpu: Vec::new(),
         },
         Crate {
             name: "large-macros",
@@ -196,6 +216,8 @@ fn main() {
             lib: work.join("macros/src/lib.rs"),
             clean_build: Vec::new(),
             rebuild: Vec::new(),
+            clean_build_cpu: Vec::new(),
+            rebuild_cpu: Vec::new(),
         },
     ];
     let (macro_lines, _) = lines_and_bytes(&[crates[1].lib.clone()]);
@@ -222,14 +244,26 @@ fn main() {
         for i in order {
             let c = &mut crates[i];
             cargo(&work, &["clean", "--quiet", "-p", c.name]);
-            let took = cargo(&work, &["build", "--quiet", "-p", c.name]);
-            println!("{}: build of the crate alone {}", c.name, secs(took));
+            let (took, cpu) = cargo(&work, &["build", "--quiet", "-p", c.name]);
+            println!(
+                "{}: build of the crate alone {} (CPU {})",
+                c.name,
+                secs(took),
+                secs(cpu)
+            );
             c.clean_build.push(took);
+            c.clean_build_cpu.push(cpu);
             edits += 1;
             edit(&c.lib, edits);
-            let took = cargo(&work, &["build", "--quiet", "-p", c.name]);
-            println!("{}: rebuild after a one-line edit {}", c.name, secs(took));
+            let (took, cpu) = cargo(&work, &["build", "--quiet", "-p", c.name]);
+            println!(
+                "{}: rebuild after a one-line edit {} (CPU {})",
+                c.name,
+                secs(took),
+                secs(cpu)
+            );
             c.rebuild.push(took);
+            c.rebuild_cpu.push(cpu);
         }
     }
     let rustc = Command::new("rustc")
@@ -239,7 +273,7 @@ fn main() {
         .unwrap_or_default();
 
     let mut table = String::from(
-        "| crate | source the crate holds | build of the crate alone (deps built), median [min, max] | rebuild after a one-line edit, median [min, max] |\n| --- | --- | --- | --- |\n",
+        "| crate | source the crate holds | build of the crate alone (deps built): wall, median [min, max] | its CPU time (cargo + rustc), median | rebuild after a one-line edit: wall, median [min, max] | its CPU time, median |\n| --- | --- | --- | --- | --- | --- |\n",
     );
     for c in &crates {
         let source = if c.name == "large-generated" {
@@ -248,22 +282,31 @@ fn main() {
             format!("{macro_lines} lines (structs + macro services)")
         };
         table.push_str(&format!(
-            "| {} | {source} | {} [{}, {}] | {} [{}, {}] |\n",
+            "| {} | {source} | {} [{}, {}] | {} | {} [{}, {}] | {} |\n",
             c.label,
             secs(median(c.clean_build.clone())),
             secs(*c.clean_build.iter().min().unwrap()),
             secs(*c.clean_build.iter().max().unwrap()),
+            secs(median(c.clean_build_cpu.clone())),
             secs(median(c.rebuild.clone())),
             secs(*c.rebuild.iter().min().unwrap()),
             secs(*c.rebuild.iter().max().unwrap()),
+            secs(median(c.rebuild_cpu.clone())),
         ));
     }
     let ratio_build = median(crates[0].clean_build.clone()).as_secs_f64()
         / median(crates[1].clean_build.clone()).as_secs_f64();
     let ratio_rebuild = median(crates[0].rebuild.clone()).as_secs_f64()
         / median(crates[1].rebuild.clone()).as_secs_f64();
+    let ratio = |f: fn(&Crate) -> &Vec<Duration>| {
+        median(f(&crates[0]).clone()).as_secs_f64() / median(f(&crates[1]).clone()).as_secs_f64()
+    };
+    let ratio_build_cpu = ratio(|c| &c.clean_build_cpu);
+    let ratio_rebuild_cpu = ratio(|c| &c.rebuild_cpu);
     println!("{table}");
-    println!("ratio generated / macros: build {ratio_build:.2}, rebuild {ratio_rebuild:.2}");
+    println!(
+        "ratio generated / macros: build {ratio_build:.2} (CPU {ratio_build_cpu:.2}), rebuild {ratio_rebuild:.2} (CPU {ratio_rebuild_cpu:.2})"
+    );
 
     let command = if (services, methods, files) == (40, 4, 4) {
         "cargo bench --bench generator".to_owned()
@@ -278,7 +321,7 @@ fn main() {
          `scripts/gen-large-protos.py` writes {services} services × {methods} methods in {files} proto files ({proto_lines} lines; services alternate between `SERVICE` and `VIRTUAL_OBJECT`, whose `Get` is `SHARED`; every method has its own request, with a string, an int64, a repeated string, a map, an enum and a nested message, and its own response), and the same services written with restate-sdk's macros (`#[restate_sdk::service]` / `#[restate_sdk::object]` on impl blocks, `#[handler(name = ...)]`, requests and responses as plain `#[derive(Serialize, Deserialize)]` structs through `restate_sdk::serde::Json`), with the same handler bodies.\n\n\
          **Generate**: `protoc_gen_restate_rs::configure().out_dir(..).compile_protos(..)` in-process, as build.rs runs it (parsing with protox, messages with prost-build, their JSON mapping with pbjson-build, services with our generator): **{}** median of {generate_runs} (min {}, max {}), writing {gen_lines} lines ({} KiB) of Rust: {message_lines} lines of prost messages (`<pkg>.rs`, derives expanded by the compiler), {serde_lines} lines of their proto3 JSON mapping (`<pkg>.serde.rs`, pbjson, written out in full) and {service_lines} lines of services (`<pkg>.restate.rs`: traits, servers, clients, ingress clients, JSON schemas). The macro side's serde derives and services are expanded by the compiler from {macro_lines} lines.\n\n\
          **Compile**: each set is a crate of its own in one throwaway workspace (`target/bench-generator`): `large-generated` depends on restate-rs by path and includes the generated files, with an implementation of every generated trait; `large-macros` depends on restate-sdk and serde. Both also bind every service into one `Endpoint`. Dependencies are built once; then, in {build_rounds} round(s) with the crates taking turns (the other one first every other round), each crate alone is built from scratch (`cargo clean -p <crate>`, `cargo build -p <crate>`) and then rebuilt after a one-line edit of its lib.rs (incremental compilation).\n\n{table}\n\
-         Ratio generated / macros, medians: build of the crate **{ratio_build:.2}**, rebuild after an edit **{ratio_rebuild:.2}**.\n",
+         Ratio generated / macros, medians: build of the crate **{ratio_build:.2}** in wall time, **{ratio_build_cpu:.2}** in CPU time; rebuild after an edit **{ratio_rebuild:.2}** in wall time, **{ratio_rebuild_cpu:.2}** in CPU time. Other work on this shared 2-core machine stretches wall time; CPU time (of cargo and rustc, from `/proc/self/stat` after each build) is less disturbed by it.\n",
         secs(generate_median),
         secs(*generate.iter().min().unwrap()),
         secs(*generate.iter().max().unwrap()),
