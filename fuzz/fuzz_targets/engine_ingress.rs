@@ -31,7 +31,11 @@ struct Counter;
 impl Counter {
     #[handler]
     async fn add(&self, ctx: ObjectContext<'_>, delta: i64) -> Result<i64, HandlerError> {
-        let value = ctx.get::<i64>("value").await?.unwrap_or(0).wrapping_add(delta);
+        let value = ctx
+            .get::<i64>("value")
+            .await?
+            .unwrap_or(0)
+            .wrapping_add(delta);
         ctx.set("value", value);
         Ok(value)
     }
@@ -149,7 +153,12 @@ fuzz_target!(|data: &[u8]| {
                     .unwrap_or_default()
                     .into_iter()
                     .filter(|i| i.status != "completed")
-                    .map(|i| format!("{} {} {} attempts {}: {:?}", i.id, i.target, i.status, i.attempts, i.last_error))
+                    .map(|i| {
+                        format!(
+                            "{} {} {} attempts {}: {:?}",
+                            i.id, i.target, i.status, i.attempts, i.last_error
+                        )
+                    })
                     .collect::<Vec<_>>();
                 panic!(
                     "{method} {path} got no answer within 10 s; unfinished invocations:\n{}",

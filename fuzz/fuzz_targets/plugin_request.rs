@@ -13,5 +13,8 @@ fuzz_target!(|data: &[u8]| {
     let response = protoc_gen_restate_rs::plugin::run(data);
     // The answer is always a well-formed response.
     let decoded = protoc_gen_restate_rs::plugin::CodeGeneratorResponse::decode(response.as_slice());
-    assert!(decoded.is_ok(), "the plugin answered bytes that are not a response");
+    assert!(
+        decoded.is_ok(),
+        "the plugin answered bytes that are not a response"
+    );
 });

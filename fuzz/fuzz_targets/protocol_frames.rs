@@ -114,7 +114,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(stream) {
         if let Ok((raw, index)) = protocol::parse_awakeable_id(text) {
             let printed = protocol::awakeable_id(&raw, index);
-            assert_eq!(protocol::parse_awakeable_id(&printed).ok(), Some((raw, index)));
+            assert_eq!(
+                protocol::parse_awakeable_id(&printed).ok(),
+                Some((raw, index))
+            );
         }
     }
 });
