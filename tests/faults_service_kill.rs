@@ -1,15 +1,18 @@
 //! Kill -9 of the service process in the middle of workflows on restate-server, many times.
 //!
-//! The `fault-service` child serves `scenarios.v1.Chain` on a fixed port: each invocation runs
-//! `steps` durable steps (`ctx.run`), each step's side effect appended and synced to a log
-//! (`exec <key> <step>`), and the handler logs `done <key> <step>` once it sees the step's
-//! result, which it only sees after restate-server journaled it. The test submits chains with
-//! idempotency keys in batches, kills the child with SIGKILL at random moments (seeded,
-//! `FAULT_SEED`), starts it again on the same port, and then checks:
+//! The `fault-service` child serves `scenarios.v1.Chain` (a virtual object) and
+//! `scenarios.v1.ChainWorkflow` (the same steps as a `WORKFLOW`) on a fixed port: each
+//! invocation runs `steps` durable steps (`ctx.run`), each step's side effect appended and
+//! synced to a log (`exec <key> <step>`), and the handler logs `done <key> <step>` once it sees
+//! the step's result, which it only sees after restate-server journaled it. The test submits
+//! chains (with idempotency keys) or workflows (one run per workflow id) in batches, kills the
+//! child with SIGKILL at random moments (seeded, `FAULT_SEED`), starts it again on the same
+//! port, and then checks:
 //!
 //! * every invocation completes, with `count == steps` (a second invocation on a key would
 //!   count twice);
-//! * a resubmission with the same idempotency key answers `PreviouslyAccepted` with the same id;
+//! * a resubmission with the same idempotency key, or of the same workflow id, answers
+//!   `PreviouslyAccepted` with the same id;
 //! * no side effect ran after its step was journaled (never an `exec` after a `done`); re-runs
 //!   of steps whose result was not journaled yet when the kill came are counted.
 
@@ -20,14 +23,57 @@ use faults_support::{
 };
 use restate_rs::codec::Json;
 use restate_rs::ingress::SendStatus;
+use restate_rs::ingress::{IngressClient, IngressError, SendResponse};
 use restate_rs::testing::RestateServer;
-use restate_rs_examples::proto::scenarios::v1::{ChainIngressClient, ChainRequest, ChainResult};
+use restate_rs_examples::proto::scenarios::v1::{
+    ChainIngressClient, ChainRequest, ChainResult, ChainWorkflowIngressClient,
+};
 use std::time::{Duration, Instant};
 
 const SERVICE: &str = env!("CARGO_BIN_EXE_fault-service");
 
+/// What the test submits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// `Chain.Run` on its own key, with an idempotency key.
+    Object,
+    /// `ChainWorkflow.Run` of its own workflow id.
+    Workflow,
+}
+
+/// The generated ingress clients of both shapes, behind one face.
+struct Submitter {
+    shape: Shape,
+    chains: ChainIngressClient,
+    workflows: ChainWorkflowIngressClient,
+    ingress: IngressClient,
+}
+
+impl Submitter {
+    async fn submit(&self, i: u32, request: ChainRequest) -> Result<SendResponse, IngressError> {
+        match self.shape {
+            Shape::Object => {
+                self.chains
+                    .run(format!("chain-{i}"), request)
+                    .idempotency_key(format!("run-{i}"))
+                    .send()
+                    .await
+            }
+            Shape::Workflow => self.workflows.submit(format!("flow-{i}"), request).await,
+        }
+    }
+
+    async fn result(&self, i: u32, id: &str) -> Result<ChainResult, IngressError> {
+        match self.shape {
+            Shape::Object => self.ingress.attach::<ChainResult, Json>(id).await,
+            Shape::Workflow => self.workflows.attach(&format!("flow-{i}")).await,
+        }
+    }
+}
+
 struct Plan {
     name: &'static str,
+    shape: Shape,
     /// One kill per batch.
     batches: u32,
     per_batch: u32,
@@ -53,7 +99,12 @@ async fn kill_the_service_again_and_again(plan: Plan) {
         .register(&service.url())
         .await
         .expect("the service registers");
-    let chains = ChainIngressClient::new(server.ingress());
+    let submitter = Submitter {
+        shape: plan.shape,
+        chains: ChainIngressClient::new(server.ingress()),
+        workflows: ChainWorkflowIngressClient::new(server.ingress()),
+        ingress: server.ingress(),
+    };
     let request = ChainRequest { steps: plan.steps };
 
     let mut ids = Vec::new();
@@ -61,10 +112,8 @@ async fn kill_the_service_again_and_again(plan: Plan) {
     for batch in 0..plan.batches {
         for j in 0..plan.per_batch {
             let i = batch * plan.per_batch + j;
-            let sent = chains
-                .run(format!("chain-{i}"), request)
-                .idempotency_key(format!("run-{i}"))
-                .send()
+            let sent = submitter
+                .submit(i, request)
                 .await
                 .expect("restate-server accepts the invocation");
             assert_eq!(sent.status, SendStatus::Accepted);
@@ -80,29 +129,20 @@ async fn kill_the_service_again_and_again(plan: Plan) {
     }
 
     // Every invocation completes, once per key.
-    let ingress = server.ingress();
     for (i, id) in ids.iter().enumerate() {
-        let result = tokio::time::timeout(
-            Duration::from_secs(120),
-            ingress.attach::<ChainResult, Json>(id),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("chain {i} ({id}) did not complete (seed {seed})"))
-        .unwrap_or_else(|e| panic!("chain {i} ({id}) failed: {e} (seed {seed})"));
+        let result = tokio::time::timeout(Duration::from_secs(120), submitter.result(i as u32, id))
+            .await
+            .unwrap_or_else(|_| panic!("chain {i} ({id}) did not complete (seed {seed})"))
+            .unwrap_or_else(|e| panic!("chain {i} ({id}) failed: {e} (seed {seed})"));
         assert_eq!(
             result.count, plan.steps,
             "chain {i} counted {} steps (seed {seed})",
             result.count
         );
     }
-    // The same idempotency key answers with the same invocation.
+    // The same idempotency key, or workflow id, answers with the same invocation.
     for (i, id) in ids.iter().enumerate() {
-        let again = chains
-            .run(format!("chain-{i}"), request)
-            .idempotency_key(format!("run-{i}"))
-            .send()
-            .await
-            .unwrap();
+        let again = submitter.submit(i as u32, request).await.unwrap();
         assert_eq!(again.status, SendStatus::PreviouslyAccepted, "chain {i}");
         assert_eq!(&again.invocation_id, id, "chain {i}");
     }
@@ -141,6 +181,7 @@ async fn kill_the_service_again_and_again(plan: Plan) {
 async fn service_killed_during_chains() {
     kill_the_service_again_and_again(Plan {
         name: "service-kill-quick",
+        shape: Shape::Object,
         batches: 12,
         per_batch: 3,
         steps: 40,
@@ -156,11 +197,43 @@ async fn service_killed_during_chains() {
 async fn service_killed_during_chains_many_times() {
     kill_the_service_again_and_again(Plan {
         name: "service-kill-long",
+        shape: Shape::Object,
         batches: 150,
         per_batch: 3,
         steps: 40,
         max_uptime_ms: 400,
         seed: 7_002,
+    })
+    .await;
+}
+
+/// The same kills in the middle of `WORKFLOW` runs, in the normal test suite.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_killed_during_workflows() {
+    kill_the_service_again_and_again(Plan {
+        name: "service-kill-workflows-quick",
+        shape: Shape::Workflow,
+        batches: 12,
+        per_batch: 3,
+        steps: 40,
+        max_uptime_ms: 300,
+        seed: 7_003,
+    })
+    .await;
+}
+
+/// The long workflow variant: `scripts/faults.sh`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "long: run by scripts/faults.sh"]
+async fn service_killed_during_workflows_many_times() {
+    kill_the_service_again_and_again(Plan {
+        name: "service-kill-workflows-long",
+        shape: Shape::Workflow,
+        batches: 150,
+        per_batch: 3,
+        steps: 40,
+        max_uptime_ms: 400,
+        seed: 7_004,
     })
     .await;
 }

@@ -1,5 +1,6 @@
-//! A service process for the fault tests: serves `scenarios.v1.Chain` (durable steps whose side
-//! effects are appended and synced to a log file) on a fixed address, so that a Restate server
+//! A service process for the fault tests: serves `scenarios.v1.Chain` and
+//! `scenarios.v1.ChainWorkflow` (durable steps whose side effects are appended and synced to a
+//! log file) on a fixed address, so that a Restate server
 //! keeps reaching it when the test kills it with SIGKILL and starts it again.
 //!
 //! usage: fault-service ADDR LOG
@@ -8,8 +9,8 @@
 
 use restate_rs::prelude::*;
 use restate_rs::serve::Server;
-use restate_rs_examples::proto::scenarios::v1::ChainServer;
-use restate_rs_examples::services::scenarios::Chain;
+use restate_rs_examples::proto::scenarios::v1::{ChainServer, ChainWorkflowServer};
+use restate_rs_examples::services::scenarios::{Chain, ChainWorkflow};
 use std::io::Write;
 
 #[tokio::main]
@@ -20,6 +21,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let endpoint = Endpoint::builder()
         .bind(ChainServer::new(Chain {
+            log: Some(log.into()),
+        }))
+        .bind(ChainWorkflowServer::new(ChainWorkflow {
             log: Some(log.into()),
         }))
         .build();

@@ -5,6 +5,8 @@ use crate::proto::scenarios::v1::{
 };
 use restate_rs::pbjson_types::Empty;
 use restate_rs::prelude::*;
+use restate_rs::toolkit::RunsSteps;
+use restate_rs::toolkit::state::{ReadsState, WritesState};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -313,6 +315,29 @@ fn log_line(path: &Option<std::path::PathBuf>, line: &str) {
     }
 }
 
+/// `steps` durable steps on `$ctx`, each logged before (`exec`, inside the step) and after
+/// (`done`, once its result is journaled), each counted in the state under `count`; evaluates
+/// to the count. (A macro, not a function generic over the context: the handler's future must
+/// be `Send` for the context's lifetime, which a generic `async fn` holding the context cannot
+/// show.)
+macro_rules! run_chain {
+    ($ctx:expr, $log:expr, $key:expr, $steps:expr) => {{
+        let (ctx, log, key) = (&$ctx, $log, $key);
+        for step in 0..$steps {
+            let (step_log, step_key) = (log.clone(), key.clone());
+            ctx.run_step(format!("step {step}"), move || async move {
+                log_line(&step_log, &format!("exec {step_key} {step}"));
+                Ok(())
+            })
+            .await?;
+            log_line(log, &format!("done {key} {step}"));
+            let count = ctx.read::<u32>("count").await?.unwrap_or(0) + 1;
+            ctx.write("count", count);
+        }
+        ctx.read::<u32>("count").await?.unwrap_or(0)
+    }};
+}
+
 impl crate::proto::scenarios::v1::Chain for Chain {
     async fn run(
         &self,
@@ -320,21 +345,28 @@ impl crate::proto::scenarios::v1::Chain for Chain {
         request: crate::proto::scenarios::v1::ChainRequest,
     ) -> HandlerResult<crate::proto::scenarios::v1::ChainResult> {
         let key = ctx.key().to_owned();
-        for step in 0..request.steps {
-            let (log, key_for_step) = (self.log.clone(), key.clone());
-            ctx.run(|| async move {
-                log_line(&log, &format!("exec {key_for_step} {step}"));
-                Ok(())
-            })
-            .name(format!("step {step}"))
-            .await?;
-            log_line(&self.log, &format!("done {key} {step}"));
-            let count = ctx.get::<u32>("count").await?.unwrap_or(0) + 1;
-            ctx.set("count", count);
-        }
-        Ok(crate::proto::scenarios::v1::ChainResult {
-            count: ctx.get::<u32>("count").await?.unwrap_or(0),
-        })
+        let count = run_chain!(ctx, &self.log, key, request.steps);
+        Ok(crate::proto::scenarios::v1::ChainResult { count })
+    }
+}
+
+/// `scenarios.v1.ChainWorkflow`: the chain as a workflow, logged like [`Chain`] (keyed by the
+/// workflow id).
+#[derive(Debug, Clone, Default)]
+pub struct ChainWorkflow {
+    /// As [`Chain::log`].
+    pub log: Option<std::path::PathBuf>,
+}
+
+impl crate::proto::scenarios::v1::ChainWorkflow for ChainWorkflow {
+    async fn run(
+        &self,
+        ctx: WorkflowContext<'_>,
+        request: crate::proto::scenarios::v1::ChainRequest,
+    ) -> HandlerResult<crate::proto::scenarios::v1::ChainResult> {
+        let key = ctx.key().to_owned();
+        let count = run_chain!(ctx, &self.log, key, request.steps);
+        Ok(crate::proto::scenarios::v1::ChainResult { count })
     }
 }
 

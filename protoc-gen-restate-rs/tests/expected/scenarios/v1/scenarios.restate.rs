@@ -952,6 +952,238 @@ impl ChainIngressClient {
             )
     }
 }
+/// Names of the Restate workflow `scenarios.v1.ChainWorkflow` and of its handlers.
+pub mod chain_workflow {
+    /// The Restate service name: the fully qualified proto name.
+    pub const SERVICE_NAME: &str = "scenarios.v1.ChainWorkflow";
+    /// The handler names: the proto method names, exactly.
+    pub mod handler {
+        /// The handler `Run`.
+        pub const RUN: &str = "Run";
+    }
+    #[doc(hidden)]
+    pub static SPEC: ::restate_rs::__codegen::ServiceSpec = ::restate_rs::__codegen::ServiceSpec {
+        name: SERVICE_NAME,
+        kind: ::restate_rs::__codegen::ServiceKind::Workflow,
+        documentation: "The same chain as a workflow: `Run` runs once per workflow id, its steps logged as Chain's\nare, for the kill tests on workflows.",
+        handlers: &[
+            ::restate_rs::__codegen::HandlerSpec {
+                name: handler::RUN,
+                kind: ::restate_rs::__codegen::HandlerKind::WorkflowRun,
+                documentation: "Runs `steps` durable steps, counting them in the workflow's state.",
+                input_type: "scenarios.v1.ChainRequest",
+                output_type: "scenarios.v1.ChainResult",
+                input_schema: r##"{"additionalProperties":false,"properties":{"steps":{"type":"integer"}},"title":"scenarios.v1.ChainRequest","type":"object"}"##,
+                output_schema: r##"{"additionalProperties":false,"properties":{"count":{"type":"integer"}},"title":"scenarios.v1.ChainResult","type":"object"}"##,
+                content_type: "application/json",
+                config: ::restate_rs::__codegen::Config::NONE,
+            },
+        ],
+        config: ::restate_rs::__codegen::Config::NONE,
+    };
+}
+/// The same chain as a workflow: `Run` runs once per workflow id, its steps logged as Chain's
+/// are, for the kill tests on workflows.
+///
+/// The Restate workflow `scenarios.v1.ChainWorkflow`: implement this trait and serve it with \[`ChainWorkflowServer`\].
+pub trait ChainWorkflow: ::core::marker::Send + ::core::marker::Sync + 'static {
+    /// Runs `steps` durable steps, counting them in the workflow's state.
+    ///
+    /// The workflow's run handler: runs once per workflow id.
+    fn run(
+        &self,
+        ctx: ::restate_rs::prelude::WorkflowContext<'_>,
+        request: ChainRequest,
+    ) -> impl ::core::future::Future<
+        Output = ::restate_rs::HandlerResult<ChainResult>,
+    > + ::core::marker::Send;
+}
+/// Serves an implementation of \[`ChainWorkflow`\] as the Restate workflow `scenarios.v1.ChainWorkflow`.
+///
+/// Bind it into an endpoint: `Endpoint::builder().bind(ChainWorkflowServer::new(my_impl))`.
+///
+/// Code can override the configuration from the proto (`(restate_rs.service)` and
+/// `(restate_rs.handler)`) when it binds the server: what it sets wins, the rest stays.
+///
+/// ```ignore
+/// use restate_rs::prelude::*;
+/// use restate_rs::restate_sdk::endpoint::{HandlerOptions, ServiceOptions};
+///
+/// let server = ChainWorkflowServer::new(my_impl).into_service_definition().options(
+///     ServiceOptions::new()
+///         .inactivity_timeout(std::time::Duration::from_secs(30))
+///         .handler("Run", HandlerOptions::new().journal_retention(std::time::Duration::from_secs(3600))),
+/// );
+/// let endpoint = Endpoint::builder().bind(server).build();
+/// ```
+#[allow(deprecated)]
+pub struct ChainWorkflowServer<T> {
+    service: ::std::sync::Arc<T>,
+}
+#[allow(deprecated)]
+impl<T: ChainWorkflow> ChainWorkflowServer<T> {
+    /// Wraps an implementation.
+    pub fn new(service: T) -> Self {
+        Self {
+            service: ::std::sync::Arc::new(service),
+        }
+    }
+    /// Wraps an implementation that is shared with other code.
+    pub fn from_arc(service: ::std::sync::Arc<T>) -> Self {
+        Self { service }
+    }
+    fn dispatch(
+        service: ::std::sync::Arc<T>,
+        invocation: ::restate_rs::__codegen::Invocation,
+    ) -> ::restate_rs::__codegen::BoxFuture<
+        'static,
+        ::restate_rs::__codegen::DispatchResult,
+    > {
+        ::std::boxed::Box::pin(async move {
+            match invocation.handler_name() {
+                chain_workflow::handler::RUN => {
+                    let (ctx, request) = invocation
+                        .input::<
+                            ::restate_rs::prelude::WorkflowContext<'_>,
+                            ChainRequest,
+                            ::restate_rs::codec::Json,
+                        >()
+                        .await;
+                    let result = service.run(ctx, request).await;
+                    invocation.finish::<ChainResult, ::restate_rs::codec::Json>(result)
+                }
+                _ => invocation.unknown_handler(),
+            }
+        })
+    }
+}
+#[allow(deprecated)]
+impl<T> ::core::clone::Clone for ChainWorkflowServer<T> {
+    fn clone(&self) -> Self {
+        Self {
+            service: ::std::sync::Arc::clone(&self.service),
+        }
+    }
+}
+#[allow(deprecated)]
+impl<T: ChainWorkflow> ::restate_rs::__codegen::IntoServiceDefinition
+for ChainWorkflowServer<T> {
+    fn into_service_definition(
+        self,
+    ) -> ::restate_rs::restate_sdk::service::ServiceDefinition {
+        ::restate_rs::__codegen::bind(
+            &chain_workflow::SPEC,
+            self.service,
+            Self::dispatch,
+        )
+    }
+}
+/// Calls the Restate workflow `scenarios.v1.ChainWorkflow` from inside a handler: `ctx.workflow_client::<ChainWorkflowClient>(workflow_id)`.
+pub struct ChainWorkflowClient<'ctx> {
+    ctx: &'ctx ::restate_rs::__codegen::RawContext,
+    key: ::std::string::String,
+}
+impl<'ctx> ::restate_rs::__codegen::IntoWorkflowClient<'ctx>
+for ChainWorkflowClient<'ctx> {
+    fn create_client(
+        ctx: &'ctx ::restate_rs::__codegen::RawContext,
+        key: ::std::string::String,
+    ) -> Self {
+        Self { ctx, key }
+    }
+}
+#[allow(deprecated)]
+impl<'ctx> ChainWorkflowClient<'ctx> {
+    /// Calls `Run`: then `.call()`, `.send()` or `.send_after(delay)`.
+    pub fn run(
+        &self,
+        request: ChainRequest,
+    ) -> ::restate_rs::client::Request<
+        'ctx,
+        ChainRequest,
+        ChainResult,
+        ::restate_rs::codec::Json,
+    > {
+        ::restate_rs::__codegen::request(
+            self.ctx,
+            ::restate_rs::__codegen::workflow_target(
+                chain_workflow::SERVICE_NAME,
+                &self.key,
+                chain_workflow::handler::RUN,
+            ),
+            request,
+        )
+    }
+}
+/// Calls the Restate workflow `scenarios.v1.ChainWorkflow` from an application, through the Restate ingress.
+#[derive(Clone, Debug)]
+pub struct ChainWorkflowIngressClient {
+    client: ::restate_rs::ingress::IngressClient,
+}
+#[allow(deprecated)]
+impl ChainWorkflowIngressClient {
+    /// Uses `client` (which knows the ingress URL and credentials) for the calls.
+    pub fn new(client: ::restate_rs::ingress::IngressClient) -> Self {
+        Self { client }
+    }
+    /// Starts the workflow `workflow_id` without waiting for its result. Submitting
+    /// an id that already ran answers `PreviouslyAccepted`.
+    pub async fn submit(
+        &self,
+        workflow_id: impl ::core::convert::Into<::std::string::String>,
+        request: ChainRequest,
+    ) -> ::core::result::Result<
+        ::restate_rs::ingress::SendResponse,
+        ::restate_rs::ingress::IngressError,
+    > {
+        self.run(workflow_id, request).send().await
+    }
+    /// Waits for the workflow `workflow_id` to finish and returns its result.
+    pub async fn attach(
+        &self,
+        workflow_id: &str,
+    ) -> ::core::result::Result<ChainResult, ::restate_rs::ingress::IngressError> {
+        self.client
+            .workflow_attach::<
+                ChainResult,
+                ::restate_rs::codec::Json,
+            >(chain_workflow::SERVICE_NAME, workflow_id)
+            .await
+    }
+    /// The result of the workflow `workflow_id` if it has finished;
+    /// `IngressError::NotReady` if it has not.
+    pub async fn output(
+        &self,
+        workflow_id: &str,
+    ) -> ::core::result::Result<ChainResult, ::restate_rs::ingress::IngressError> {
+        self.client
+            .workflow_output::<
+                ChainResult,
+                ::restate_rs::codec::Json,
+            >(chain_workflow::SERVICE_NAME, workflow_id)
+            .await
+    }
+    /// `Run` of the workflow `workflow_id`: then `.call()`, `.send()` or `.send_after(delay)`.
+    pub fn run(
+        &self,
+        workflow_id: impl ::core::convert::Into<::std::string::String>,
+        request: ChainRequest,
+    ) -> ::restate_rs::ingress::IngressRequest<
+        ChainRequest,
+        ChainResult,
+        ::restate_rs::codec::Json,
+    > {
+        self.client
+            .request(
+                ::restate_rs::ingress::Target::workflow(
+                    chain_workflow::SERVICE_NAME,
+                    workflow_id,
+                    chain_workflow::handler::RUN,
+                ),
+                request,
+            )
+    }
+}
 /// Names of the Restate service `scenarios.v1.Waiter` and of its handlers.
 pub mod waiter {
     /// The Restate service name: the fully qualified proto name.
