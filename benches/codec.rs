@@ -27,7 +27,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-use support::{machine, median_f64, write_section};
+use support::{machine, median_f64, thread_cpu, write_section};
 
 // ---- the plain structs, shaped as the proto3 JSON of the generated messages ----------------
 
@@ -220,15 +220,6 @@ fn case(
 
 const BATCH: Duration = Duration::from_millis(5);
 const REPEATS: usize = 41;
-
-/// CPU time this thread has run (`CLOCK_THREAD_CPUTIME_ID`).
-fn thread_cpu() -> Option<Duration> {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-    Some(Duration::new(
-        u64::try_from(t.tv_sec).ok()?,
-        u32::try_from(t.tv_nsec).ok()?,
-    ))
-}
 
 /// How long `iters` runs take: in CPU time of this thread where the system says it, so that
 /// time spent preempted by other processes does not count; in wall time otherwise.

@@ -22,7 +22,10 @@ use restate_rs::testing::RestateServer;
 use restate_rs_examples::proto::hydra::v1::GreeterServer;
 use restate_rs_examples::services::Greetings;
 use serde_json::{Value, json};
-use support::{Side, cpu_ns, drive, machine, ms, paired_cpu_ratio, paired_ratios, write_section};
+use support::{
+    Side, cpu_ns, drive, machine, median_f64, ms, paired_cpu_ratio, paired_ratios, thread_cpu,
+    write_section,
+};
 
 /// `hydra.v1.Greeter` written by hand with restate-sdk's macros, as users would without us.
 mod hand {
@@ -94,6 +97,108 @@ fn endpoint() -> Endpoint {
         .bind(HandGreeter)
         .bind(HandGreeterB)
         .build()
+}
+
+/// Batches per side when the endpoint is measured alone.
+const ENDPOINT_BATCHES: usize = 151;
+/// Invocations per batch when the endpoint is measured alone.
+const ENDPOINT_BATCH: usize = 200;
+
+/// The service side alone: each side's invocations handed to `Endpoint::handle` in-process
+/// (start and input frames in, output and end frames out), on a thread of its own with a
+/// current-thread runtime, timed in that thread's CPU time, batches interleaved. No engine,
+/// server, network or disk: only what differs between the sides, plus the SDK's protocol work,
+/// which is the same for both. Returns the section's table and verdict.
+fn endpoint_alone() -> String {
+    std::thread::spawn(|| {
+        use http_body_util::BodyExt;
+        use restate_rs::engine::probe;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        let endpoint = endpoint();
+        let input = bytes::Bytes::from_static(br#"{"name":"bench"}"#);
+        let run = |service: &str, calls: usize| -> f64 {
+            let requests: Vec<_> = (0..calls)
+                .map(|_| probe::start_request(service, "Greet", "", input.clone()))
+                .collect();
+            let before = thread_cpu().expect("the thread's CPU clock");
+            let last = runtime.block_on(async {
+                let mut last = bytes::Bytes::new();
+                for request in requests {
+                    last = endpoint
+                        .handle(request)
+                        .into_body()
+                        .collect()
+                        .await
+                        .expect("the endpoint answers")
+                        .to_bytes();
+                }
+                last
+            });
+            let took = thread_cpu().expect("the thread's CPU clock") - before;
+            let output = probe::output_value(&last).expect("the greeting succeeds");
+            assert_eq!(&output[..], br#"{"message":"Hello, bench!"}"#, "{service}");
+            took.as_nanos() as f64 / calls as f64
+        };
+        for service in SIDES {
+            run(service, 2000);
+        }
+        let mut per_call: [Vec<f64>; 3] = Default::default();
+        for batch in 0..ENDPOINT_BATCHES {
+            let mut order = [0, 1, 2];
+            order.rotate_left(batch % 3);
+            if (batch / 3) % 2 == 1 {
+                order.reverse();
+            }
+            for side in order {
+                per_call[side].push(run(SIDES[side], ENDPOINT_BATCH));
+            }
+        }
+        let paired = |a: usize| {
+            let ratios: Vec<f64> = per_call[a]
+                .iter()
+                .zip(&per_call[1])
+                .map(|(x, y)| x / y)
+                .collect();
+            let min = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = ratios.iter().copied().fold(0.0, f64::max);
+            (median_f64(&ratios), min, max)
+        };
+        let mut out = String::from(
+            "| side | CPU per invocation, median of batches | ratio to macros, paired median [min, max] |\n| --- | --- | --- |\n",
+        );
+        for (side, name) in [
+            (0, "generated `hydra.v1.Greeter`"),
+            (1, "restate-sdk macros `bench.HandGreeter`"),
+            (2, "control: macros again, `bench.HandGreeterB`"),
+        ] {
+            let ratio = if side == 1 {
+                "1".to_owned()
+            } else {
+                let (median, min, max) = paired(side);
+                format!("{median:.3} [{min:.2}, {max:.2}]")
+            };
+            out.push_str(&format!(
+                "| {name} | {:.0} ns | {ratio} |\n",
+                median_f64(&per_call[side])
+            ));
+        }
+        let (generated, control) = (paired(0).0, paired(2).0);
+        let verdict = if (generated - 1.0).abs() <= 0.02 {
+            "within 2%"
+        } else {
+            "not within 2%"
+        };
+        println!("endpoint alone: generated/macros {generated:.3}, control {control:.3}");
+        out.push_str(&format!(
+            "\nGenerated / macros, CPU per invocation, paired: **{generated:.3}** ({verdict}); A/A control **{control:.3}**.\n"
+        ));
+        out
+    })
+    .join()
+    .expect("the endpoint measurement finishes")
 }
 
 /// One call through the ingress client, the same code for either service.
@@ -357,10 +462,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     engine.shutdown().await;
 
+    let alone = endpoint_alone();
+
     let body = format!(
         "## Generated service against restate-sdk macros\n\n\
          Measured by `cargo bench --bench compare` (after `scripts/install-tools.sh`) on this machine ({machine}), restate-server {version} started by the bench on loopback.\n\n\
-         The services are bound in one endpoint (`restate_rs::serve::Server`, HTTP/2 cleartext) and registered on one restate-server: the generated `hydra.v1.Greeter` (`GreeterServer::new(Greetings)`, src/services/greeter.rs) and the same greeter written with `#[restate_sdk::service(name = \"bench.HandGreeter\")]` and `#[handler(name = \"Greet\")]`, taking and returning serde structs through `restate_sdk::serde::Json` (benches/compare.rs), plus, as an A/A control, that macro greeter stamped again as `bench.HandGreeterB`. All are called through restate-server's ingress with one client, `restate_rs::ingress::IngressClient::request::<serde_json::Value, serde_json::Value, restate_rs::codec::Json>`, with the same `{{\"name\": ...}}` body; only the service side differs. Rounds take turns between the sides, the order rotating every round and reversed every other cycle: {ROUNDS} rounds per side of 80 calls at concurrency 1 and of 512 calls at concurrency 64 (64 tasks, each calling in sequence). Besides latency and throughput, the CPU time of each round is read from `/proc/<pid>/task/*/schedstat`, for this process (client and endpoint; the client's share is the same for every side) and for restate-server; CPU per call is less disturbed than wall time by whatever else the machine runs. The second setting runs the same services on the embedded engine in memory, called in-process with `Engine::call` ({ROUNDS} rounds per side of 500 calls at concurrency 1 and 1024 at 64): the service side without network, server or disk.\n\n{}\n{}\n\nPer call, the generated service does what the macro one does (the SDK's `input`, the handler, `handle_handler_result`, `end`, through one boxed dispatch future) plus a `tracing` span (disabled without a subscriber) and a second box around the future, and it encodes with pbjson where the macro side uses serde derives: the `codec` section puts that difference for `GreetRequest` at tens of nanoseconds, against the hundreds of microseconds of CPU per call above, so the service side can account for well under 0.1% of a call; differences beyond that in this table are the noise of a shared 2-core machine, as the control shows.",
+         The services are bound in one endpoint (`restate_rs::serve::Server`, HTTP/2 cleartext) and registered on one restate-server: the generated `hydra.v1.Greeter` (`GreeterServer::new(Greetings)`, src/services/greeter.rs) and the same greeter written with `#[restate_sdk::service(name = \"bench.HandGreeter\")]` and `#[handler(name = \"Greet\")]`, taking and returning serde structs through `restate_sdk::serde::Json` (benches/compare.rs), plus, as an A/A control, that macro greeter stamped again as `bench.HandGreeterB`. All are called through restate-server's ingress with one client, `restate_rs::ingress::IngressClient::request::<serde_json::Value, serde_json::Value, restate_rs::codec::Json>`, with the same `{{\"name\": ...}}` body; only the service side differs. Rounds take turns between the sides, the order rotating every round and reversed every other cycle: {ROUNDS} rounds per side of 80 calls at concurrency 1 and of 512 calls at concurrency 64 (64 tasks, each calling in sequence). Besides latency and throughput, the CPU time of each round is read from `/proc/<pid>/task/*/schedstat`, for this process (client and endpoint; the client's share is the same for every side) and for restate-server; CPU per call is less disturbed than wall time by whatever else the machine runs. The second setting runs the same services on the embedded engine in memory, called in-process with `Engine::call` ({ROUNDS} rounds per side of 500 calls at concurrency 1 and 1024 at 64): the service side without network, server or disk.\n\n{}\n{}\n\nPer call, the generated service does what the macro one does (the SDK's `input`, the handler, `handle_handler_result`, `end`, through one boxed dispatch future) plus a `tracing` span (disabled without a subscriber) and a second box around the future, and it encodes with pbjson where the macro side uses serde derives: the `codec` section puts that difference for `GreetRequest` at tens of nanoseconds, against the hundreds of microseconds of CPU per call above, so the service side can account for well under 0.1% of a call; differences beyond that in this table are the noise of a shared 2-core machine, as the control shows.\n\n\
+         ### The service side alone\n\n\
+         To see the difference itself, the third setting hands each side's invocations to the endpoint directly (`Endpoint::handle`, in-process): a start frame and the input frame in, the output and end frames out, checked to hold the greeting (`restate_rs::engine::probe` builds and reads them). One thread with a current-thread runtime, timed in that thread's CPU time; {ENDPOINT_BATCHES} batches of {ENDPOINT_BATCH} invocations per side, taking turns as above. This is everything that runs for an invocation on the service's side (the SDK's protocol state machine, the dispatch, the handler, the codec), without an engine, a server or a network around it.\n\n{alone}",
         table(&rows),
         rows.iter().map(verdict).collect::<Vec<_>>().join("\n"),
         machine = machine(),

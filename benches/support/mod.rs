@@ -8,6 +8,15 @@ use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// CPU time this thread has run (`CLOCK_THREAD_CPUTIME_ID`).
+pub(crate) fn thread_cpu() -> Option<Duration> {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Some(Duration::new(
+        u64::try_from(t.tv_sec).ok()?,
+        u32::try_from(t.tv_nsec).ok()?,
+    ))
+}
+
 /// Latencies of the calls of one round and how long the round took.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Round {

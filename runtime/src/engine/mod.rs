@@ -32,6 +32,8 @@ mod admin;
 mod clock;
 mod deployment;
 mod ingress;
+#[doc(hidden)]
+pub mod probe;
 pub(crate) mod protocol;
 mod store;
 
