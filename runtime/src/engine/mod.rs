@@ -173,7 +173,8 @@ pub struct Submitted {
 /// How an invocation ended.
 pub type Outcome = Result<Bytes, (u16, String)>;
 
-/// Retry policy for retryable errors.
+/// Retry policy for retryable errors, for the handlers whose deployment declares none (a
+/// handler's declared `retryPolicy*` fields override it field by field).
 #[derive(Debug, Clone, Copy)]
 pub struct RetryPolicy {
     /// First delay.
@@ -182,17 +183,31 @@ pub struct RetryPolicy {
     pub factor: f64,
     /// Largest delay.
     pub max: Duration,
-    /// Attempts before the invocation fails terminally (`None`: forever).
+    /// Attempts before [`RetryPolicy::on_max_attempts`] applies (`None`: retry for ever).
     pub max_attempts: Option<u32>,
+    /// What happens to an invocation once its attempts are used up.
+    pub on_max_attempts: OnMaxAttempts,
 }
 
+/// What happens to an invocation once its attempts are used up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnMaxAttempts {
+    /// Keep it, stop retrying; [`Engine::resume`] (or the admin API) starts it again.
+    Pause,
+    /// End it with a terminal error.
+    Kill,
+}
+
+/// restate-server 1.7's `default-retry-policy`: 500 ms doubling up to 1 min, 70 attempts,
+/// then pause. (`restate-server --dump-config` shows it.)
 impl Default for RetryPolicy {
     fn default() -> Self {
         Self {
-            initial: Duration::from_millis(50),
+            initial: Duration::from_millis(500),
             factor: 2.0,
-            max: Duration::from_secs(10),
-            max_attempts: None,
+            max: Duration::from_secs(60),
+            max_attempts: Some(70),
+            on_max_attempts: OnMaxAttempts::Pause,
         }
     }
 }
@@ -222,7 +237,9 @@ impl EngineBuilder {
         self
     }
 
-    /// The retry policy for retryable errors.
+    /// The retry policy for retryable errors. Default: restate-server's (500 ms doubling up to
+    /// 1 min, 70 attempts, then pause), so that a handler fails the same way on both engines;
+    /// tests may want a shorter first delay.
     pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self
@@ -298,8 +315,9 @@ struct HandlerConfig {
     retry_max: Option<Duration>,
     retry_factor: Option<f64>,
     retry_max_attempts: Option<u32>,
-    /// On reaching the maximum attempts: pause (keep, stop retrying) instead of kill.
-    pause_on_max_attempts: bool,
+    /// On reaching the maximum attempts: pause (keep, stop retrying) or kill; `None`: as the
+    /// engine's policy says.
+    on_max_attempts: Option<OnMaxAttempts>,
     inactivity_timeout: Option<Duration>,
     ingress_private: bool,
 }
@@ -318,9 +336,10 @@ impl HandlerConfig {
                 .as_u64()
                 .map(|n| n.min(u64::from(u32::MAX)) as u32)
                 .or(base.retry_max_attempts),
-            pause_on_max_attempts: match object["retryPolicyOnMaxAttempts"].as_str() {
-                Some(value) => value.eq_ignore_ascii_case("pause"),
-                None => base.pause_on_max_attempts,
+            on_max_attempts: match object["retryPolicyOnMaxAttempts"].as_str() {
+                Some(value) if value.eq_ignore_ascii_case("pause") => Some(OnMaxAttempts::Pause),
+                Some(_) => Some(OnMaxAttempts::Kill),
+                None => base.on_max_attempts,
             },
             inactivity_timeout: ms("inactivityTimeout").or(base.inactivity_timeout),
             ingress_private: object["ingressPrivate"]
@@ -336,6 +355,7 @@ impl HandlerConfig {
             factor: self.retry_factor.unwrap_or(engine.factor),
             max: self.retry_max.unwrap_or(engine.max),
             max_attempts: self.retry_max_attempts.or(engine.max_attempts),
+            on_max_attempts: self.on_max_attempts.unwrap_or(engine.on_max_attempts),
         }
     }
 }
@@ -1881,7 +1901,7 @@ impl Engine {
         let config = self.config_of(invocation);
         let policy = config.retry_policy(&self.inner.retry);
         let give_up = policy.max_attempts.is_some_and(|max| attempts >= max);
-        let pause = give_up && config.pause_on_max_attempts;
+        let pause = give_up && policy.on_max_attempts == OnMaxAttempts::Pause;
         let delay = delay.unwrap_or_else(|| policy.delay(attempts));
         tracing::warn!(
             "invocation {} ({}/{}) attempt {attempts} failed: {message}",
