@@ -657,3 +657,49 @@ async fn nondeterminism_is_detected_and_reported() {
     assert_eq!(env.probe.side_effects("nd"), 1);
     env.engine.kill(&submitted.invocation_id).await.unwrap();
 }
+
+/// Without a declared policy, a handler that keeps failing is retried as restate-server retries
+/// it by default: 70 attempts, then paused (kept, not failed); resuming runs it again.
+#[tokio::test]
+async fn default_retry_policy_pauses_after_70_attempts() {
+    let probe = Probe::default();
+    let test = restate_rs::harness::TestEngine::start(endpoint(&probe, &Outbox::default()))
+        .await
+        .unwrap();
+    let submitted = test
+        .invoke(
+            Target::service("scenarios.v1.Flaky", "Work"),
+            json!({"id": "stubborn", "succeedOnAttempt": 1000}).to_string(),
+            InvokeOptions::default(),
+        )
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let summary = loop {
+        let summary = test
+            .describe(&submitted.invocation_id)
+            .await
+            .unwrap()
+            .summary;
+        if summary.status == "paused" {
+            break summary;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(120),
+            "not paused after {} attempts: {summary:?}",
+            summary.attempts
+        );
+        // Let the attempt that is due run, then move the clock to the next retry.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        test.advance_to_next_timer().await.unwrap();
+    };
+    assert_eq!(summary.attempts, 70, "{summary:?}");
+    assert_eq!(probe.attempts("stubborn"), 70);
+
+    test.resume(&submitted.invocation_id).await.unwrap();
+    eventually("the resumed invocation to run again", || async {
+        probe.attempts("stubborn") > 70
+    })
+    .await;
+    test.kill(&submitted.invocation_id).await.unwrap();
+}
