@@ -365,3 +365,55 @@ async fn restate_server_honours_the_configuration() {
     overridden.stop().await;
     running.stop().await;
 }
+
+/// The embedded engine honours `enableLazyState`: `Vault.Store` (lazy, from the service's
+/// options) reads its state entry by entry, `Vault.Count` (eager, its handler's override) gets
+/// the key's state with the invocation. The journal shows which.
+#[tokio::test]
+async fn the_engine_honours_lazy_state() {
+    use restate_rs::engine::{Engine, InvokeOptions, Target};
+    let engine = Engine::builder(endpoint()).in_memory().await.unwrap();
+    let run = |handler: &'static str, body: &'static str| {
+        let engine = engine.clone();
+        async move {
+            let submitted = engine
+                .invoke(
+                    Target::keyed("hydra.v1.Vault", "lazy", handler),
+                    body,
+                    InvokeOptions::default(),
+                )
+                .await
+                .unwrap();
+            let output = engine.attach(&submitted.invocation_id).await.unwrap();
+            let kinds: Vec<String> = engine
+                .describe(&submitted.invocation_id)
+                .await
+                .unwrap()
+                .journal
+                .into_iter()
+                .map(|entry| entry.kind)
+                .collect();
+            (String::from_utf8_lossy(&output).into_owned(), kinds)
+        }
+    };
+    let (first, _) = run("Store", r#"{"secret": "a"}"#).await;
+    assert_eq!(first, r#"{"count":1}"#);
+    let (second, kinds) = run("Store", r#"{"secret": "b"}"#).await;
+    assert_eq!(
+        second, r#"{"count":2}"#,
+        "the lazy read saw the stored count"
+    );
+    assert!(
+        kinds.iter().any(|k| k == "GetLazyStateCommand")
+            && !kinds.iter().any(|k| k == "GetEagerStateCommand"),
+        "Store is lazy: {kinds:?}"
+    );
+    let (count, kinds) = run("Count", "{}").await;
+    assert_eq!(count, r#"{"count":2}"#);
+    assert!(
+        kinds.iter().any(|k| k == "GetEagerStateCommand")
+            && !kinds.iter().any(|k| k == "GetLazyStateCommand"),
+        "Count is eager: {kinds:?}"
+    );
+    engine.shutdown().await;
+}

@@ -320,6 +320,9 @@ struct HandlerConfig {
     on_max_attempts: Option<OnMaxAttempts>,
     inactivity_timeout: Option<Duration>,
     ingress_private: bool,
+    /// `enableLazyState`: the invocation starts without its key's state, which the endpoint
+    /// fetches entry by entry when the handler reads it.
+    lazy_state: bool,
 }
 
 impl HandlerConfig {
@@ -345,6 +348,9 @@ impl HandlerConfig {
             ingress_private: object["ingressPrivate"]
                 .as_bool()
                 .unwrap_or(base.ingress_private),
+            lazy_state: object["enableLazyState"]
+                .as_bool()
+                .unwrap_or(base.lazy_state),
         }
     }
 
@@ -1096,6 +1102,7 @@ impl Engine {
         let invocation = {
             let _guard = lock.lock().await;
             let owned = id.to_owned();
+            let engine = self.clone();
             let loaded = self
                 .inner
                 .store
@@ -1103,6 +1110,7 @@ impl Engine {
                     let Some(invocation) = read_invocation(tx, &owned)? else {
                         return Ok(None);
                     };
+                    let lazy = engine.config_of(&invocation).lazy_state;
                     let mut stmt = tx.prepare(
                         "SELECT ty, payload FROM journal WHERE invocation_id = ?1 ORDER BY idx",
                     )?;
@@ -1111,7 +1119,7 @@ impl Engine {
                             Ok((r.get::<_, i64>(0)? as u16, r.get::<_, Vec<u8>>(1)?))
                         })?
                         .collect::<rusqlite::Result<Vec<_>>>()?;
-                    let state = if invocation.key.is_empty() {
+                    let state = if invocation.key.is_empty() || lazy {
                         Vec::new()
                     } else {
                         let mut stmt = tx.prepare(
@@ -1125,11 +1133,11 @@ impl Engine {
                         })?
                         .collect::<rusqlite::Result<Vec<_>>>()?
                     };
-                    Ok(Some((invocation, journal, state)))
+                    Ok(Some((invocation, journal, state, lazy)))
                 })
                 .await;
             self.inner.sched.lock().unwrap().starting.remove(id);
-            let Some((invocation, journal, state)) = loaded? else {
+            let Some((invocation, journal, state, lazy)) = loaded? else {
                 return Err(EngineError::UnknownInvocation(id.to_owned()));
             };
             if invocation.status == "completed" {
@@ -1140,7 +1148,8 @@ impl Engine {
                 debug_id: invocation.id.clone(),
                 known_entries: journal.len() as u32,
                 state_map: state,
-                partial_state: false,
+                // Lazy: the state map is empty on purpose; the endpoint asks for each entry.
+                partial_state: lazy,
                 key: invocation.key.clone(),
                 retry_count_since_last_stored_entry: invocation.attempts,
                 duration_since_last_stored_entry: 0,
