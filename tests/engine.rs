@@ -703,3 +703,66 @@ async fn default_retry_policy_pauses_after_70_attempts() {
     .await;
     test.kill(&submitted.invocation_id).await.unwrap();
 }
+
+/// A service whose only step never returns.
+mod stuck {
+    // The macro generates a client whose methods have no docs.
+    #![allow(missing_docs)]
+
+    use restate_rs::prelude::*;
+    use std::time::Duration;
+
+    pub(crate) struct Stuck;
+
+    #[restate_sdk::service(name = "test.Stuck", client_visibility = "pub(crate)")]
+    impl Stuck {
+        #[handler(name = "Run")]
+        async fn run(&self, ctx: Context<'_>) -> HandlerResult<()> {
+            ctx.run(|| async {
+                tokio::time::sleep(Duration::from_secs(600)).await;
+                Ok(())
+            })
+            .name("never returns")
+            .await?;
+            Ok(())
+        }
+    }
+}
+
+/// An attempt that cannot suspend (its step never returns) is aborted once the inactivity
+/// timeout and then the abort timeout have passed, and retried.
+#[tokio::test]
+async fn a_step_that_never_returns_is_aborted_and_retried() {
+    let engine = Engine::builder(Endpoint::builder().bind(stuck::Stuck).build())
+        .inactivity_timeout(Duration::from_millis(100))
+        .abort_timeout(Duration::from_millis(200))
+        .retry_policy(restate_rs::engine::RetryPolicy {
+            initial: Duration::from_millis(10),
+            ..Default::default()
+        })
+        .in_memory()
+        .await
+        .unwrap();
+    let submitted = engine
+        .invoke(
+            Target::service("test.Stuck", "Run"),
+            "",
+            InvokeOptions::default(),
+        )
+        .await
+        .unwrap();
+    let id = submitted.invocation_id;
+    let started = Instant::now();
+    eventually("the stuck attempt to be aborted and retried", || async {
+        let summary = engine.describe(&id).await.unwrap().summary;
+        summary.attempts >= 2
+            && summary
+                .last_error
+                .as_deref()
+                .is_some_and(|e| e.contains("abort timeout"))
+    })
+    .await;
+    // Not before inactivity + abort (300 ms) for the first attempt.
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    engine.kill(&id).await.unwrap();
+}

@@ -226,6 +226,7 @@ pub struct EngineBuilder {
     clock: Arc<dyn Clock>,
     retry: RetryPolicy,
     inactivity_timeout: Duration,
+    abort_timeout: Duration,
     durable: bool,
 }
 
@@ -249,6 +250,14 @@ impl EngineBuilder {
     /// resources released; it resumes by replay when what it waits for arrives). Default 60 s.
     pub fn inactivity_timeout(mut self, timeout: Duration) -> Self {
         self.inactivity_timeout = timeout;
+        self
+    }
+
+    /// How long an attempt asked to suspend (after the inactivity timeout) may go on before
+    /// the engine aborts it and retries: what bounds a step that never returns. Default 10 min,
+    /// as restate-server's `abort-timeout`; a handler's declared `abortTimeout` overrides it.
+    pub fn abort_timeout(mut self, timeout: Duration) -> Self {
+        self.abort_timeout = timeout;
         self
     }
 
@@ -319,6 +328,7 @@ struct HandlerConfig {
     /// engine's policy says.
     on_max_attempts: Option<OnMaxAttempts>,
     inactivity_timeout: Option<Duration>,
+    abort_timeout: Option<Duration>,
     ingress_private: bool,
     /// `enableLazyState`: the invocation starts without its key's state, which the endpoint
     /// fetches entry by entry when the handler reads it.
@@ -345,6 +355,7 @@ impl HandlerConfig {
                 None => base.on_max_attempts,
             },
             inactivity_timeout: ms("inactivityTimeout").or(base.inactivity_timeout),
+            abort_timeout: ms("abortTimeout").or(base.abort_timeout),
             ingress_private: object["ingressPrivate"]
                 .as_bool()
                 .unwrap_or(base.ingress_private),
@@ -389,6 +400,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     retry: RetryPolicy,
     inactivity_timeout: Duration,
+    abort_timeout: Duration,
     sched: Mutex<Sched>,
     /// Crashes the test harness asked for, each fired once.
     crashes: Mutex<Vec<(Target, CrashPoint)>>,
@@ -529,6 +541,7 @@ impl Engine {
             clock: Arc::new(SystemClock),
             retry: RetryPolicy::default(),
             inactivity_timeout: Duration::from_secs(60),
+            abort_timeout: Duration::from_secs(600),
             durable: true,
         }
     }
@@ -542,6 +555,7 @@ impl Engine {
             clock: Arc::new(SystemClock),
             retry: RetryPolicy::default(),
             inactivity_timeout: Duration::from_secs(60),
+            abort_timeout: Duration::from_secs(600),
             durable: true,
         }
     }
@@ -558,6 +572,7 @@ impl Engine {
             clock: builder.clock,
             retry: builder.retry,
             inactivity_timeout: builder.inactivity_timeout,
+            abort_timeout: builder.abort_timeout,
             sched: Mutex::new(Sched::default()),
             crashes: Mutex::new(Vec::new()),
             timer_wake: Arc::new(Notify::new()),
@@ -1218,23 +1233,45 @@ impl Engine {
                 .await;
         }
 
-        let inactivity = self
-            .config_of(&invocation)
+        let config = self.config_of(&invocation);
+        let inactivity = config
             .inactivity_timeout
             .unwrap_or(self.inner.inactivity_timeout);
+        let abort = config.abort_timeout.unwrap_or(self.inner.abort_timeout);
+        // Once the request is closed for inactivity, the attempt must end by then.
+        let mut abort_at: Option<tokio::time::Instant> = None;
         let mut decoder = FrameDecoder::new();
         let mut ended = false;
         let mut shutdown = self.inner.shutdown.subscribe();
         loop {
+            let wait = match abort_at {
+                None => inactivity,
+                Some(at) => at.saturating_duration_since(tokio::time::Instant::now()),
+            };
             let next = tokio::select! {
-                next = tokio::time::timeout(inactivity, body.frame()) => next,
+                next = tokio::time::timeout(wait, body.frame()) => next,
                 _ = shutdown.changed() => return Ok(()),
             };
             let chunk = match next {
-                Err(_) => {
+                Err(_) if abort_at.is_none() => {
                     // Nothing happened for a while: close the request so the SDK suspends.
                     self.inner.sched.lock().unwrap().running.remove(id);
+                    abort_at = Some(tokio::time::Instant::now() + abort);
                     continue;
+                }
+                Err(_) => {
+                    // Asked to suspend and still going: abort this attempt (dropping the
+                    // response ends the exchange) and retry.
+                    drop(body);
+                    return self
+                        .attempt_failed(
+                            &invocation,
+                            format!(
+                                "aborted: no progress for the inactivity timeout ({inactivity:?}), then no suspension within the abort timeout ({abort:?})"
+                            ),
+                            None,
+                        )
+                        .await;
                 }
                 Ok(None) => break,
                 Ok(Some(Err(e))) => {
