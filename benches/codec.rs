@@ -218,6 +218,109 @@ fn case(
     }
 }
 
+/// The eight cases of one message: encode and decode with the JSON codec, with `serde_json`
+/// straight on the generated message, with `serde_json` on the plain struct, and with the
+/// binary codec. `plain_input` is what the plain struct's decode case reads.
+fn message_cases<M, P, B>(
+    cases: &mut Vec<Case>,
+    name: &'static str,
+    msg: &M,
+    plain: &P,
+    plain_input: Vec<u8>,
+    bin_msg: &B,
+) where
+    M: Serialize + serde::de::DeserializeOwned + Clone + 'static,
+    P: Serialize + serde::de::DeserializeOwned + Clone + 'static,
+    B: Clone + 'static,
+    Json: Codec<M>,
+    Binary: Codec<B>,
+{
+    let json = <Json as Codec<M>>::encode(msg).unwrap().to_vec();
+    let plain_len = serde_json::to_vec(plain).unwrap().len();
+    let bin = <Binary as Codec<B>>::encode(bin_msg).unwrap().to_vec();
+
+    let m = msg.clone();
+    cases.push(case(
+        name,
+        "encode",
+        "proto3 JSON (pbjson)",
+        json.len(),
+        move || {
+            black_box(<Json as Codec<M>>::encode(black_box(&m)).unwrap());
+        },
+    ));
+    let m = msg.clone();
+    cases.push(case(
+        name,
+        "encode",
+        "pbjson impls, serde_json::to_vec directly",
+        json.len(),
+        move || {
+            black_box(serde_json::to_vec(black_box(&m)).unwrap());
+        },
+    ));
+    let p = plain.clone();
+    cases.push(case(
+        name,
+        "encode",
+        "serde_json, plain struct",
+        plain_len,
+        move || {
+            black_box(serde_json::to_vec(black_box(&p)).unwrap());
+        },
+    ));
+    let b = bin_msg.clone();
+    cases.push(case(
+        name,
+        "encode",
+        "binary protobuf (prost)",
+        bin.len(),
+        move || {
+            black_box(<Binary as Codec<B>>::encode(black_box(&b)).unwrap());
+        },
+    ));
+    let j = json.clone();
+    cases.push(case(
+        name,
+        "decode",
+        "proto3 JSON (pbjson)",
+        json.len(),
+        move || {
+            black_box(<Json as Codec<M>>::decode(black_box(&j)).unwrap());
+        },
+    ));
+    let j = json.clone();
+    cases.push(case(
+        name,
+        "decode",
+        "pbjson impls, serde_json::from_slice directly",
+        json.len(),
+        move || {
+            black_box(serde_json::from_slice::<M>(black_box(&j)).unwrap());
+        },
+    ));
+    let input_len = plain_input.len();
+    cases.push(case(
+        name,
+        "decode",
+        "serde_json, plain struct",
+        input_len,
+        move || {
+            black_box(serde_json::from_slice::<P>(black_box(&plain_input)).unwrap());
+        },
+    ));
+    let bb = bin.clone();
+    cases.push(case(
+        name,
+        "decode",
+        "binary protobuf (prost)",
+        bin.len(),
+        move || {
+            black_box(<Binary as Codec<B>>::decode(black_box(&bb)).unwrap());
+        },
+    ));
+}
+
 const BATCH: Duration = Duration::from_millis(5);
 const REPEATS: usize = 41;
 
@@ -283,87 +386,7 @@ fn main() {
             bin_msg
         );
 
-        let name = "DeployRequest";
-        let m = msg.clone();
-        cases.push(case(
-            name,
-            "encode",
-            "proto3 JSON (pbjson)",
-            json.len(),
-            move || {
-                black_box(<Json as Codec<DeployRequest>>::encode(black_box(&m)).unwrap());
-            },
-        ));
-        let m = msg.clone();
-        cases.push(case(
-            name,
-            "encode",
-            "pbjson impls, serde_json::to_vec directly",
-            json.len(),
-            move || {
-                black_box(serde_json::to_vec(black_box(&m)).unwrap());
-            },
-        ));
-        let p = plain.clone();
-        cases.push(case(
-            name,
-            "encode",
-            "serde_json, plain struct",
-            plain_json.len(),
-            move || {
-                black_box(serde_json::to_vec(black_box(&p)).unwrap());
-            },
-        ));
-        let b = bin_msg.clone();
-        cases.push(case(
-            name,
-            "encode",
-            "binary protobuf (prost)",
-            bin.len(),
-            move || {
-                black_box(<Binary as Codec<BinDeployRequest>>::encode(black_box(&b)).unwrap());
-            },
-        ));
-        let j = json.clone();
-        cases.push(case(
-            name,
-            "decode",
-            "proto3 JSON (pbjson)",
-            json.len(),
-            move || {
-                black_box(<Json as Codec<DeployRequest>>::decode(black_box(&j)).unwrap());
-            },
-        ));
-        let j = json.clone();
-        cases.push(case(
-            name,
-            "decode",
-            "pbjson impls, serde_json::from_slice directly",
-            json.len(),
-            move || {
-                black_box(serde_json::from_slice::<DeployRequest>(black_box(&j)).unwrap());
-            },
-        ));
-        let j = json.clone();
-        cases.push(case(
-            name,
-            "decode",
-            "serde_json, plain struct",
-            json.len(),
-            move || {
-                black_box(serde_json::from_slice::<PlainDeployRequest>(black_box(&j)).unwrap());
-            },
-        ));
-        let bb = bin.clone();
-        cases.push(case(
-            name,
-            "decode",
-            "binary protobuf (prost)",
-            bin.len(),
-            move || {
-                black_box(<Binary as Codec<BinDeployRequest>>::decode(black_box(&bb)).unwrap());
-            },
-        ));
+        message_cases(&mut cases, "DeployRequest", &msg, &plain, json, &bin_msg);
     }
 
     // hydra.v1.DeployResponse: a repeated string of 6, a Timestamp, an int64.
@@ -379,91 +402,15 @@ fn main() {
         assert_eq!(value["sequence"], "42");
         assert_eq!(<Json as Codec<DeployResponse>>::decode(&json).unwrap(), msg);
         let bin_msg = bin_deploy_response();
-        let bin = <Binary as Codec<BinDeployResponse>>::encode(&bin_msg)
-            .unwrap()
-            .to_vec();
 
-        let name = "DeployResponse";
-        let m = msg.clone();
-        cases.push(case(
-            name,
-            "encode",
-            "proto3 JSON (pbjson)",
-            json.len(),
-            move || {
-                black_box(<Json as Codec<DeployResponse>>::encode(black_box(&m)).unwrap());
-            },
-        ));
-        let m = msg.clone();
-        cases.push(case(
-            name,
-            "encode",
-            "pbjson impls, serde_json::to_vec directly",
-            json.len(),
-            move || {
-                black_box(serde_json::to_vec(black_box(&m)).unwrap());
-            },
-        ));
-        let p = plain.clone();
-        cases.push(case(
-            name,
-            "encode",
-            "serde_json, plain struct",
-            plain_json.len(),
-            move || {
-                black_box(serde_json::to_vec(black_box(&p)).unwrap());
-            },
-        ));
-        let b = bin_msg.clone();
-        cases.push(case(
-            name,
-            "encode",
-            "binary protobuf (prost)",
-            bin.len(),
-            move || {
-                black_box(<Binary as Codec<BinDeployResponse>>::encode(black_box(&b)).unwrap());
-            },
-        ));
-        let j = json.clone();
-        cases.push(case(
-            name,
-            "decode",
-            "proto3 JSON (pbjson)",
-            json.len(),
-            move || {
-                black_box(<Json as Codec<DeployResponse>>::decode(black_box(&j)).unwrap());
-            },
-        ));
-        let j = json.clone();
-        cases.push(case(
-            name,
-            "decode",
-            "pbjson impls, serde_json::from_slice directly",
-            json.len(),
-            move || {
-                black_box(serde_json::from_slice::<DeployResponse>(black_box(&j)).unwrap());
-            },
-        ));
-        let pj = plain_json.clone();
-        cases.push(case(
-            name,
-            "decode",
-            "serde_json, plain struct",
-            plain_json.len(),
-            move || {
-                black_box(serde_json::from_slice::<PlainDeployResponse>(black_box(&pj)).unwrap());
-            },
-        ));
-        let bb = bin.clone();
-        cases.push(case(
-            name,
-            "decode",
-            "binary protobuf (prost)",
-            bin.len(),
-            move || {
-                black_box(<Binary as Codec<BinDeployResponse>>::decode(black_box(&bb)).unwrap());
-            },
-        ));
+        message_cases(
+            &mut cases,
+            "DeployResponse",
+            &msg,
+            &plain,
+            plain_json,
+            &bin_msg,
+        );
     }
 
     // hydra.v1.GreetRequest: one string, the payload of the `compare` bench.
@@ -481,91 +428,8 @@ fn main() {
         let bin_msg = BinGreetRequest {
             name: "Ada Lovelace".into(),
         };
-        let bin = <Binary as Codec<BinGreetRequest>>::encode(&bin_msg)
-            .unwrap()
-            .to_vec();
 
-        let name = "GreetRequest";
-        let m = msg.clone();
-        cases.push(case(
-            name,
-            "encode",
-            "proto3 JSON (pbjson)",
-            json.len(),
-            move || {
-                black_box(<Json as Codec<GreetRequest>>::encode(black_box(&m)).unwrap());
-            },
-        ));
-        let m = msg.clone();
-        cases.push(case(
-            name,
-            "encode",
-            "pbjson impls, serde_json::to_vec directly",
-            json.len(),
-            move || {
-                black_box(serde_json::to_vec(black_box(&m)).unwrap());
-            },
-        ));
-        let p = plain.clone();
-        cases.push(case(
-            name,
-            "encode",
-            "serde_json, plain struct",
-            json.len(),
-            move || {
-                black_box(serde_json::to_vec(black_box(&p)).unwrap());
-            },
-        ));
-        let b = bin_msg.clone();
-        cases.push(case(
-            name,
-            "encode",
-            "binary protobuf (prost)",
-            bin.len(),
-            move || {
-                black_box(<Binary as Codec<BinGreetRequest>>::encode(black_box(&b)).unwrap());
-            },
-        ));
-        let j = json.clone();
-        cases.push(case(
-            name,
-            "decode",
-            "proto3 JSON (pbjson)",
-            json.len(),
-            move || {
-                black_box(<Json as Codec<GreetRequest>>::decode(black_box(&j)).unwrap());
-            },
-        ));
-        let j = json.clone();
-        cases.push(case(
-            name,
-            "decode",
-            "pbjson impls, serde_json::from_slice directly",
-            json.len(),
-            move || {
-                black_box(serde_json::from_slice::<GreetRequest>(black_box(&j)).unwrap());
-            },
-        ));
-        let j = json.clone();
-        cases.push(case(
-            name,
-            "decode",
-            "serde_json, plain struct",
-            json.len(),
-            move || {
-                black_box(serde_json::from_slice::<PlainGreetRequest>(black_box(&j)).unwrap());
-            },
-        ));
-        let bb = bin.clone();
-        cases.push(case(
-            name,
-            "decode",
-            "binary protobuf (prost)",
-            bin.len(),
-            move || {
-                black_box(<Binary as Codec<BinGreetRequest>>::decode(black_box(&bb)).unwrap());
-            },
-        ));
+        message_cases(&mut cases, "GreetRequest", &msg, &plain, json, &bin_msg);
     }
 
     for c in &mut cases {
