@@ -242,3 +242,61 @@ async fn oversized_bodies_and_absurd_delays_are_refused() {
         .unwrap();
     assert_eq!(ok.as_ref(), br#"{"value":"1"}"#);
 }
+
+/// `PATCH /invocations/{id}/resume` gives a paused invocation a fresh attempt.
+#[tokio::test]
+async fn resume_over_http() {
+    use restate_rs::engine::{OnMaxAttempts, RetryPolicy};
+    use restate_rs_examples::proto::scenarios::v1::FlakyServer;
+    use restate_rs_examples::services::scenarios::Flaky;
+    let probe = Probe::default();
+    let engine = Engine::builder(
+        Endpoint::builder()
+            .bind(FlakyServer::new(Flaky {
+                probe: probe.clone(),
+            }))
+            .build(),
+    )
+    .retry_policy(RetryPolicy {
+        initial: std::time::Duration::from_millis(5),
+        max_attempts: Some(2),
+        on_max_attempts: OnMaxAttempts::Pause,
+        ..Default::default()
+    })
+    .in_memory()
+    .await
+    .unwrap();
+    let admin = AdminServer::bind(engine.clone(), "127.0.0.1:0")
+        .await
+        .unwrap()
+        .spawn()
+        .unwrap();
+    let id = engine
+        .invoke(
+            Target::service("scenarios.v1.Flaky", "Work"),
+            json!({"id": "resumed", "succeedOnAttempt": 3}).to_string(),
+            InvokeOptions::default(),
+        )
+        .await
+        .unwrap()
+        .invocation_id;
+    let started = std::time::Instant::now();
+    while engine.describe(&id).await.unwrap().summary.status != "paused" {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "never paused"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let response = reqwest::Client::new()
+        .patch(format!("{}/invocations/{id}/resume", admin.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let output = engine.attach(&id).await.unwrap();
+    assert!(
+        String::from_utf8_lossy(&output).contains("\"attempts\":3"),
+        "{output:?}"
+    );
+}

@@ -13,9 +13,10 @@
 //! | `PATCH /invocations/{id}/resume` | 202, for an invocation paused after its last attempt |
 //! | `GET /health` | 200 |
 
+use super::ingress::{json_response, query_value};
 use super::{Engine, EngineError, HandlerKind, ServiceKind, protocol, read_invocation};
 use bytes::Bytes;
-use http::{HeaderValue, Method, Response, StatusCode};
+use http::{Method, Response, StatusCode};
 use rusqlite::params;
 use serde::Serialize;
 use serde_json::json;
@@ -173,7 +174,10 @@ impl Engine {
             .store
             .run(move |tx| {
                 let sql = format!("SELECT {SUMMARY_COLUMNS} FROM invocations WHERE id = ?1");
-                let Some(summary) = rusqlite::OptionalExtension::optional(tx.query_row(&sql, [&id], summary_from_row))? else {
+                let found = tx.query_row(&sql, [&id], |r| {
+                    Ok((summary_from_row(r)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+                });
+                let Some((summary, service, key)) = rusqlite::OptionalExtension::optional(found)? else {
                     return Ok(None);
                 };
                 let mut stmt = tx.prepare("SELECT idx, ty, payload FROM journal WHERE invocation_id = ?1 ORDER BY idx")?;
@@ -188,19 +192,17 @@ impl Engine {
                         })
                     })?
                     .collect::<rusqlite::Result<Vec<_>>>()?;
-                let invocation = read_invocation(tx, &id)?;
-                let state = match invocation {
-                    Some(inv) if !inv.key.is_empty() => {
-                        let mut stmt = tx.prepare("SELECT name, value FROM state WHERE service = ?1 AND key = ?2 ORDER BY name")?;
-                        stmt.query_map(params![inv.service, inv.key], |r| {
-                            Ok((
-                                String::from_utf8_lossy(&r.get::<_, Vec<u8>>(0)?).into_owned(),
-                                String::from_utf8_lossy(&r.get::<_, Vec<u8>>(1)?).into_owned(),
-                            ))
-                        })?
-                        .collect::<rusqlite::Result<Vec<_>>>()?
-                    }
-                    _ => Vec::new(),
+                let state = if key.is_empty() {
+                    Vec::new()
+                } else {
+                    let mut stmt = tx.prepare("SELECT name, value FROM state WHERE service = ?1 AND key = ?2 ORDER BY name")?;
+                    stmt.query_map(params![service, key], |r| {
+                        Ok((
+                            String::from_utf8_lossy(&r.get::<_, Vec<u8>>(0)?).into_owned(),
+                            String::from_utf8_lossy(&r.get::<_, Vec<u8>>(1)?).into_owned(),
+                        ))
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?
                 };
                 Ok(Some(InvocationDetails { summary, journal, state }))
             })
@@ -262,15 +264,7 @@ impl Engine {
     pub async fn handle_admin(&self, request: http::Request<Bytes>) -> Response<Bytes> {
         let path = request.uri().path().to_owned();
         let query = request.uri().query().unwrap_or("").to_owned();
-        let param = |name: &str| {
-            query
-                .split('&')
-                .find_map(|pair| {
-                    pair.strip_prefix(name)
-                        .and_then(|rest| rest.strip_prefix('='))
-                })
-                .map(str::to_owned)
-        };
+        let param = |name: &str| query_value(&query, name).map(str::to_owned);
         let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
         let result: Result<Response<Bytes>, EngineError> =
             match (request.method().clone(), segments.as_slice()) {
@@ -308,6 +302,9 @@ impl Engine {
                 (Method::PATCH, ["invocations", id, "kill"]) => {
                     self.kill(id).await.map(|()| accepted())
                 }
+                (Method::PATCH, ["invocations", id, "resume"]) => {
+                    self.resume(id).await.map(|()| accepted())
+                }
                 (Method::DELETE, ["invocations", id]) => match param("mode").as_deref() {
                     Some("kill") => self.kill(id).await.map(|()| accepted()),
                     None | Some("cancel") => self.cancel(id).await.map(|()| accepted()),
@@ -331,12 +328,7 @@ impl Engine {
 }
 
 fn json_ok(status: StatusCode, body: serde_json::Value) -> Response<Bytes> {
-    let mut response = Response::new(Bytes::from(body.to_string()));
-    *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert("content-type", HeaderValue::from_static("application/json"));
-    response
+    json_response(status, body.to_string())
 }
 
 fn accepted() -> Response<Bytes> {

@@ -411,7 +411,7 @@ fn with_id(mut response: Response<Bytes>, invocation_id: &str) -> Response<Bytes
     response
 }
 
-fn json_response(status: StatusCode, body: String) -> Response<Bytes> {
+pub(super) fn json_response(status: StatusCode, body: String) -> Response<Bytes> {
     let mut response = Response::new(Bytes::from(body));
     *response.status_mut() = status;
     response
@@ -448,7 +448,7 @@ fn engine_error(error: EngineError) -> Response<Bytes> {
     ingress_error(status, &error.to_string())
 }
 
-fn query_value<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+pub(super) fn query_value<'a>(query: &'a str, name: &str) -> Option<&'a str> {
     query.split('&').find_map(|pair| {
         pair.strip_prefix(name)
             .and_then(|rest| rest.strip_prefix('='))

@@ -173,6 +173,13 @@ pub struct Submitted {
 /// How an invocation ended.
 pub type Outcome = Result<Bytes, (u16, String)>;
 
+/// Whether a crash aimed at `target` applies to `invocation` (an empty key: any key).
+fn targets(target: &Target, invocation: &Invocation) -> bool {
+    target.service == invocation.service
+        && target.handler == invocation.handler
+        && (target.key.is_empty() || target.key == invocation.key)
+}
+
 /// Retry policy for retryable errors, for the handlers whose deployment declares none (a
 /// handler's declared `retryPolicy*` fields override it field by field).
 #[derive(Debug, Clone, Copy)]
@@ -231,6 +238,18 @@ pub struct EngineBuilder {
 }
 
 impl EngineBuilder {
+    /// The defaults, for `deployment`.
+    fn with_deployment(deployment: Result<Deployment, String>) -> Self {
+        EngineBuilder {
+            deployment,
+            clock: Arc::new(SystemClock),
+            retry: RetryPolicy::default(),
+            inactivity_timeout: Duration::from_secs(60),
+            abort_timeout: Duration::from_secs(600),
+            durable: true,
+        }
+    }
+
     /// The clock timers and delays follow (default: the system clock). Tests use a
     /// [`ManualClock`] to skip time.
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
@@ -536,28 +555,14 @@ fn value_result(outcome: &Outcome) -> (Option<pb::Value>, Option<pb::Failure>) {
 impl Engine {
     /// Starts configuring an engine that serves the services bound into `endpoint`.
     pub fn builder(endpoint: Endpoint) -> EngineBuilder {
-        EngineBuilder {
-            deployment: Ok(Deployment::InProcess(endpoint)),
-            clock: Arc::new(SystemClock),
-            retry: RetryPolicy::default(),
-            inactivity_timeout: Duration::from_secs(60),
-            abort_timeout: Duration::from_secs(600),
-            durable: true,
-        }
+        EngineBuilder::with_deployment(Ok(Deployment::InProcess(endpoint)))
     }
 
     /// Starts configuring an engine whose handlers run in a deployment reached over HTTP/2
     /// at `url` (for example a restate-sdk `HttpServer`, or an endpoint of another SDK), as
     /// restate-server reaches its deployments.
     pub fn builder_remote(url: &str) -> EngineBuilder {
-        EngineBuilder {
-            deployment: Deployment::remote(url).map_err(|e| e.to_string()),
-            clock: Arc::new(SystemClock),
-            retry: RetryPolicy::default(),
-            inactivity_timeout: Duration::from_secs(60),
-            abort_timeout: Duration::from_secs(600),
-            durable: true,
-        }
+        EngineBuilder::with_deployment(Deployment::remote(url).map_err(|e| e.to_string()))
     }
 
     async fn start(builder: EngineBuilder, store: Store) -> Result<Engine, EngineError> {
@@ -1301,8 +1306,16 @@ impl Engine {
                             .await;
                     }
                 };
-                if frame.ty == protocol::PROPOSE_RUN_COMPLETION
-                    && self.crash_before_step(&invocation, &frame).await?
+                let step = if frame.ty == protocol::PROPOSE_RUN_COMPLETION {
+                    self.step_name(&invocation, &frame).await?
+                } else {
+                    None
+                };
+                if let Some(name) = &step
+                    && self.take_crash(
+                        &invocation,
+                        |p| matches!(p, CrashPoint::BeforeStepCompletes(n) if n == name),
+                    )
                 {
                     self.inner.sched.lock().unwrap().running.remove(id);
                     return self
@@ -1313,12 +1326,6 @@ impl Engine {
                         )
                         .await;
                 }
-                let ty = frame.ty;
-                let step = if ty == protocol::PROPOSE_RUN_COMPLETION {
-                    self.step_name(&invocation, &frame).await?
-                } else {
-                    None
-                };
                 match self.on_frame(&invocation, &lock, frame).await? {
                     FrameOutcome::Continue
                         if self.crash_after(&invocation, step.as_deref()).await? =>
@@ -2251,22 +2258,23 @@ impl Engine {
         self.inner.crashes.lock().unwrap().push((target, point));
     }
 
-    fn crash_index(
-        &self,
-        invocation: &Invocation,
-        matches: impl Fn(&CrashPoint) -> bool,
-    ) -> Option<usize> {
+    /// Whether a crash the harness asked for targets `invocation`.
+    fn crash_targets(&self, invocation: &Invocation) -> bool {
         self.inner
             .crashes
             .lock()
             .unwrap()
             .iter()
-            .position(|(target, point)| {
-                target.service == invocation.service
-                    && target.handler == invocation.handler
-                    && (target.key.is_empty() || target.key == invocation.key)
-                    && matches(point)
-            })
+            .any(|(target, _)| targets(target, invocation))
+    }
+
+    /// Removes the first crash for `invocation` whose point `matches`; whether there was one.
+    fn take_crash(&self, invocation: &Invocation, matches: impl Fn(&CrashPoint) -> bool) -> bool {
+        let mut crashes = self.inner.crashes.lock().unwrap();
+        let found = crashes
+            .iter()
+            .position(|(target, point)| targets(target, invocation) && matches(point));
+        found.map(|i| crashes.remove(i)).is_some()
     }
 
     /// The name of the step a run proposal completes.
@@ -2275,7 +2283,8 @@ impl Engine {
         invocation: &Invocation,
         frame: &Frame,
     ) -> Result<Option<String>, EngineError> {
-        if self.inner.crashes.lock().unwrap().is_empty() {
+        // Only a crash at a named step needs the name: no journal read otherwise.
+        if !self.crash_targets(invocation) {
             return Ok(None);
         }
         let completion = frame
@@ -2301,38 +2310,20 @@ impl Engine {
         }))
     }
 
-    async fn crash_before_step(
-        &self,
-        invocation: &Invocation,
-        frame: &Frame,
-    ) -> Result<bool, EngineError> {
-        let Some(name) = self.step_name(invocation, frame).await? else {
-            return Ok(false);
-        };
-        let found = self.crash_index(
-            invocation,
-            |p| matches!(p, CrashPoint::BeforeStepCompletes(n) if *n == name),
-        );
-        Ok(found
-            .map(|i| self.inner.crashes.lock().unwrap().remove(i))
-            .is_some())
-    }
-
     async fn crash_after(
         &self,
         invocation: &Invocation,
         step: Option<&str>,
     ) -> Result<bool, EngineError> {
-        if self.inner.crashes.lock().unwrap().is_empty() {
+        if !self.crash_targets(invocation) {
             return Ok(false);
         }
         if let Some(name) = step
-            && let Some(i) = self.crash_index(
+            && self.take_crash(
                 invocation,
                 |p| matches!(p, CrashPoint::AfterStepCompletes(n) if n == name),
             )
         {
-            self.inner.crashes.lock().unwrap().remove(i);
             return Ok(true);
         }
         let id = invocation.id.clone();
@@ -2347,13 +2338,10 @@ impl Engine {
                 )
             })
             .await?;
-        let found = self.crash_index(
+        Ok(self.take_crash(
             invocation,
             |p| matches!(p, CrashPoint::AfterEntries(n) if entries >= i64::from(*n)),
-        );
-        Ok(found
-            .map(|i| self.inner.crashes.lock().unwrap().remove(i))
-            .is_some())
+        ))
     }
 
     /// When the next timer, delayed invocation or retry is due, if any.
