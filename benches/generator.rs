@@ -294,13 +294,11 @@ fn main() {
             secs(median(c.rebuild_cpu.clone())),
         ));
     }
-    let ratio_build = median(crates[0].clean_build.clone()).as_secs_f64()
-        / median(crates[1].clean_build.clone()).as_secs_f64();
-    let ratio_rebuild = median(crates[0].rebuild.clone()).as_secs_f64()
-        / median(crates[1].rebuild.clone()).as_secs_f64();
     let ratio = |f: fn(&Crate) -> &Vec<Duration>| {
         median(f(&crates[0]).clone()).as_secs_f64() / median(f(&crates[1]).clone()).as_secs_f64()
     };
+    let ratio_build = ratio(|c| &c.clean_build);
+    let ratio_rebuild = ratio(|c| &c.rebuild);
     let ratio_build_cpu = ratio(|c| &c.clean_build_cpu);
     let ratio_rebuild_cpu = ratio(|c| &c.rebuild_cpu);
     println!("{table}");

@@ -182,22 +182,20 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 },
             )
             .await?;
-        match (submitted.status, signup.output(&email).await) {
-            (SendStatus::Accepted, _) => {
-                println!("   {email}: submitted ({})", submitted.invocation_id);
-                break email;
-            }
-            (
-                SendStatus::PreviouslyAccepted,
-                Err(restate_rs::ingress::IngressError::NotReady { .. }),
-            ) => {
+        if submitted.status == SendStatus::Accepted {
+            println!("   {email}: submitted ({})", submitted.invocation_id);
+            break email;
+        }
+        // Submitted by an earlier run: go on with it if it has not finished, else take the
+        // next id.
+        match signup.output(&email).await {
+            Err(restate_rs::ingress::IngressError::NotReady { .. }) => {
                 println!(
                     "   {email}: resumed ({}), submitted by an earlier run that stopped before the click",
                     submitted.invocation_id
                 );
                 break email;
             }
-            // Finished in an earlier run: take the next id.
             _ => n += 1,
         }
     };

@@ -15,7 +15,7 @@ use restate_rs_examples::proto::scenarios::v1::CounterServer;
 use restate_rs_examples::services::scenarios::{Counter, Probe};
 use std::time::{Duration, Instant};
 
-async fn race_calls_on_one_key(rounds: u32) -> (u32, Vec<String>) {
+async fn race_calls_on_one_key(rounds: u32) -> Vec<String> {
     let endpoint = Endpoint::builder()
         .bind(CounterServer::new(Counter {
             probe: Probe::default(),
@@ -62,12 +62,12 @@ async fn race_calls_on_one_key(rounds: u32) -> (u32, Vec<String>) {
         }
     }
     engine.shutdown().await;
-    (rounds, stuck)
+    stuck
 }
 
 async fn check(name: &str, rounds: u32) {
     let started = Instant::now();
-    let (rounds, stuck) = race_calls_on_one_key(rounds).await;
+    let stuck = race_calls_on_one_key(rounds).await;
     println!(
         "fault-report: {name} rounds={rounds} invocations={} stuck={} seconds={:.1}",
         rounds * 2,

@@ -15,7 +15,7 @@ mod faults_support;
 
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use ed25519_dalek::{Signer, SigningKey};
-use faults_support::TOOLS;
+use faults_support::{TOOLS, report};
 use restate_rs::engine::{Engine, IngressServer};
 use restate_rs::prelude::*;
 use restate_rs::serve::{RunningServer, Server};
@@ -581,16 +581,21 @@ async fn hostile_requests(kind: Kind) {
             "restate-server stopped answering"
         );
     }
-    println!(
-        "fault-report: hostile-input-{} inputs={inputs} refused_clearly={} failures={} unfinished={} seconds={:.1}",
+    report(
         match kind {
-            Kind::RestateServer => "restate-server",
-            Kind::Embedded => "embedded",
+            Kind::RestateServer => "hostile-input-restate-server",
+            Kind::Embedded => "hostile-input-embedded",
         },
-        inputs.saturating_sub(failures.len()),
-        failures.len(),
-        open.len(),
-        started.elapsed().as_secs_f64()
+        &[
+            ("inputs", inputs.to_string()),
+            (
+                "refused_clearly",
+                inputs.saturating_sub(failures.len()).to_string(),
+            ),
+            ("failures", failures.len().to_string()),
+            ("unfinished", open.len().to_string()),
+            ("seconds", format!("{:.1}", started.elapsed().as_secs_f64())),
+        ],
     );
     assert!(
         failures.is_empty(),
@@ -1035,11 +1040,14 @@ async fn forged_or_missing_request_signatures() {
         .await
         .unwrap();
     assert_eq!(reply.message, "Hello, signed!");
-    println!(
-        "fault-report: forged-signatures inputs={inputs} refused_clearly={} failures={} seconds={:.1}",
-        inputs - failures.len(),
-        failures.len(),
-        started.elapsed().as_secs_f64()
+    report(
+        "forged-signatures",
+        &[
+            ("inputs", inputs.to_string()),
+            ("refused_clearly", (inputs - failures.len()).to_string()),
+            ("failures", failures.len().to_string()),
+            ("seconds", format!("{:.1}", started.elapsed().as_secs_f64())),
+        ],
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
@@ -1091,7 +1099,14 @@ async fn engine_ingress_bearer_token() {
     .await
     .unwrap();
     assert_eq!(reply.message, "Hello, ok!");
-    println!("fault-report: engine-bearer-token inputs=4 refused_clearly={refused} failures=0");
+    report(
+        "engine-bearer-token",
+        &[
+            ("inputs", "4".to_owned()),
+            ("refused_clearly", refused.to_string()),
+            ("failures", "0".to_owned()),
+        ],
+    );
 }
 
 // --- garbage sent straight to a deployment -------------------------------------------------
@@ -1180,10 +1195,16 @@ async fn garbage_protocol_frames_to_a_deployment() {
         println!("input deployment | {name} | {seen}");
     }
     normal_call_succeeds(&env, "garbage frames").await;
-    println!(
-        "fault-report: garbage-frames-to-deployment inputs={} answered={answered} closed={closed} hung=0 crashed=0 seconds={:.1}",
-        bodies.len(),
-        started.elapsed().as_secs_f64()
+    report(
+        "garbage-frames-to-deployment",
+        &[
+            ("inputs", bodies.len().to_string()),
+            ("answered", answered.to_string()),
+            ("closed", closed.to_string()),
+            ("hung", "0".to_owned()),
+            ("crashed", "0".to_owned()),
+            ("seconds", format!("{:.1}", started.elapsed().as_secs_f64())),
+        ],
     );
 }
 
@@ -1274,11 +1295,17 @@ fn garbage_to_the_protoc_plugin() {
             Err(panic) => failures.push(format!("{name}: {panic}")),
         }
     }
-    println!(
-        "fault-report: plugin-garbage inputs={} answered_with_an_error={errors} answered_empty={} panics={}",
-        requests.len(),
-        requests.len() - errors - failures.len(),
-        failures.len()
+    report(
+        "plugin-garbage",
+        &[
+            ("inputs", requests.len().to_string()),
+            ("answered_with_an_error", errors.to_string()),
+            (
+                "answered_empty",
+                (requests.len() - errors - failures.len()).to_string(),
+            ),
+            ("panics", failures.len().to_string()),
+        ],
     );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

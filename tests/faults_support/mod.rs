@@ -10,8 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The npm prefix where `scripts/install-tools.sh` puts restate-server.
-pub const TOOLS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/.tools");
+#[path = "../support/mod.rs"]
+mod base;
+// Not every fault test uses both.
+#[allow(unused_imports)]
+pub use base::{TOOLS, eventually};
 
 /// Retries of restate-server kept short, so that an invocation whose deployment was down is
 /// tried again within a second of it coming back (the default backs off up to a minute).
@@ -157,8 +160,6 @@ pub struct LogReport {
     /// Side effects that ran after the handler had seen the step completed (journaled): must
     /// be none.
     pub after_journaled: Vec<String>,
-    /// Distinct keys with at least one side effect.
-    pub keys: usize,
 }
 
 /// Reads the log: `exec <key> <step>` for each side effect, `done <key> <step>` each time the
@@ -194,11 +195,6 @@ pub fn read_chain_log(path: &Path) -> LogReport {
     }
     report.steps = executions.len();
     report.reruns = executions.values().map(|n| n - 1).sum();
-    let mut per_key: HashMap<&str, u32> = HashMap::new();
-    for (key, _) in executions.keys() {
-        *per_key.entry(key.as_str()).or_default() += 1;
-    }
-    report.keys = per_key.len();
     report
 }
 
@@ -223,20 +219,4 @@ pub fn chains_in_flight(path: &Path, steps: u32) -> usize {
 pub fn report(name: &str, fields: &[(&str, String)]) {
     let fields: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
     println!("fault-report: {name} {}", fields.join(" "));
-}
-
-/// Polls `check` until it returns `Some`, or fails after `timeout` saying `what`.
-pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let started = Instant::now();
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(started.elapsed() < timeout, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
