@@ -65,9 +65,16 @@ struct ServiceGen<'a> {
     attributes: TokenStream,
 }
 
+/// `#[doc]` attributes, one per line; proto comments among the lines must be escaped first
+/// ([`proto_docs`]), the generator's own lines (with their links) are taken as they are.
 fn doc_attrs(lines: &[String]) -> TokenStream {
-    let lines = lines.iter().map(|l| format!(" {}", escape_doc(l)));
+    let lines = lines.iter().map(|l| format!(" {l}"));
     quote! { #( #[doc = #lines] )* }
+}
+
+/// Proto comment lines, escaped for rustdoc.
+fn proto_docs(lines: &[String]) -> Vec<String> {
+    lines.iter().map(|l| escape_doc(l)).collect()
 }
 
 /// Proto comments are prose, not HTML: outside `code spans`, `<` and `>` are escaped so that
@@ -247,7 +254,7 @@ impl<'a> ServiceGen<'a> {
         let trait_name = &self.trait_name;
         let names_mod = &self.names_mod;
         let full_name = &self.service.full_name;
-        let mut docs = self.service.docs.clone();
+        let mut docs = proto_docs(&self.service.docs);
         if !docs.is_empty() {
             docs.push(String::new());
         }
@@ -262,7 +269,7 @@ impl<'a> ServiceGen<'a> {
         let methods = self.handlers.iter().map(|h| {
             let HandlerGen { handler, method, constant, input, output, .. } = h;
             let ctx = Self::context_type(handler.kind);
-            let mut docs = handler.docs.clone();
+            let mut docs = proto_docs(&handler.docs);
             let kind_note = match handler.kind {
                 HandlerKind::Stateless => None,
                 HandlerKind::Exclusive => Some("Exclusive: runs alone for its key and may write state."),

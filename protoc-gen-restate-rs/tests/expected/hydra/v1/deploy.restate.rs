@@ -57,7 +57,7 @@ pub mod deployment_service {
 }
 /// Deploys projects. Keyed by project id: two deployments of one project never overlap.
 ///
-/// The Restate virtual object `hydra.v1.DeploymentService`: implement this trait and serve it with \[`DeploymentServiceServer`\].
+/// The Restate virtual object `hydra.v1.DeploymentService`: implement this trait and serve it with [`DeploymentServiceServer`].
 pub trait DeploymentService: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Deploys a build: validates it, rolls it out in named durable steps, records the result.
     ///
@@ -90,7 +90,7 @@ pub trait DeploymentService: ::core::marker::Send + ::core::marker::Sync + 'stat
         Output = ::restate_rs::HandlerResult<DeploymentStatus>,
     > + ::core::marker::Send;
 }
-/// Serves an implementation of \[`DeploymentService`\] as the Restate virtual object `hydra.v1.DeploymentService`.
+/// Serves an implementation of [`DeploymentService`] as the Restate virtual object `hydra.v1.DeploymentService`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(DeploymentServiceServer::new(my_impl))`.
 ///

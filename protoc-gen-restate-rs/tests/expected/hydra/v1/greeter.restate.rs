@@ -44,7 +44,7 @@ pub mod greeter {
 }
 /// Says hello. Stateless: any instance may serve any call.
 ///
-/// The Restate service `hydra.v1.Greeter`: implement this trait and serve it with \[`GreeterServer`\].
+/// The Restate service `hydra.v1.Greeter`: implement this trait and serve it with [`GreeterServer`].
 pub trait Greeter: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Greets one person.
     fn greet(
@@ -63,7 +63,7 @@ pub trait Greeter: ::core::marker::Send + ::core::marker::Sync + 'static {
         Output = ::restate_rs::HandlerResult<::restate_rs::pbjson_types::Empty>,
     > + ::core::marker::Send;
 }
-/// Serves an implementation of \[`Greeter`\] as the Restate service `hydra.v1.Greeter`.
+/// Serves an implementation of [`Greeter`] as the Restate service `hydra.v1.Greeter`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(GreeterServer::new(my_impl))`.
 ///

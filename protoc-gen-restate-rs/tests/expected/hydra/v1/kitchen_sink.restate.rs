@@ -83,7 +83,7 @@ pub mod keywords {
 }
 /// A service with no service_type option: a stateless SERVICE.
 ///
-/// The Restate service `hydra.v1.Keywords`: implement this trait and serve it with \[`KeywordsServer`\].
+/// The Restate service `hydra.v1.Keywords`: implement this trait and serve it with [`KeywordsServer`].
 pub trait Keywords: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Method names that are Rust keywords once in snake_case.
     fn r#type(
@@ -125,7 +125,7 @@ pub trait Keywords: ::core::marker::Send + ::core::marker::Sync + 'static {
         Output = ::restate_rs::HandlerResult<Empty>,
     > + ::core::marker::Send;
 }
-/// Serves an implementation of \[`Keywords`\] as the Restate service `hydra.v1.Keywords`.
+/// Serves an implementation of [`Keywords`] as the Restate service `hydra.v1.Keywords`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(KeywordsServer::new(my_impl))`.
 ///
@@ -455,7 +455,7 @@ pub mod ledger {
 }
 /// A virtual object whose handlers take types from another package.
 ///
-/// The Restate virtual object `hydra.v1.Ledger`: implement this trait and serve it with \[`LedgerServer`\].
+/// The Restate virtual object `hydra.v1.Ledger`: implement this trait and serve it with [`LedgerServer`].
 pub trait Ledger: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Exclusive: runs alone for its key and may write state.
     fn credit(
@@ -474,7 +474,7 @@ pub trait Ledger: ::core::marker::Send + ::core::marker::Sync + 'static {
         Output = ::restate_rs::HandlerResult<Balance>,
     > + ::core::marker::Send;
 }
-/// Serves an implementation of \[`Ledger`\] as the Restate virtual object `hydra.v1.Ledger`.
+/// Serves an implementation of [`Ledger`] as the Restate virtual object `hydra.v1.Ledger`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(LedgerServer::new(my_impl))`.
 ///
@@ -708,7 +708,7 @@ pub mod provisioning {
 }
 /// A workflow whose run handler is not named Run.
 ///
-/// The Restate workflow `hydra.v1.Provisioning`: implement this trait and serve it with \[`ProvisioningServer`\].
+/// The Restate workflow `hydra.v1.Provisioning`: implement this trait and serve it with [`ProvisioningServer`].
 #[deprecated]
 pub trait Provisioning: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// The workflow's run handler: runs once per workflow id.
@@ -728,7 +728,7 @@ pub trait Provisioning: ::core::marker::Send + ::core::marker::Sync + 'static {
         Output = ::restate_rs::HandlerResult<Shape>,
     > + ::core::marker::Send;
 }
-/// Serves an implementation of \[`Provisioning`\] as the Restate workflow `hydra.v1.Provisioning`.
+/// Serves an implementation of [`Provisioning`] as the Restate workflow `hydra.v1.Provisioning`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(ProvisioningServer::new(my_impl))`.
 ///

@@ -57,7 +57,7 @@ pub mod signup_workflow {
 }
 /// One workflow per sign-up, keyed by the user's email address.
 ///
-/// The Restate workflow `hydra.v1.SignupWorkflow`: implement this trait and serve it with \[`SignupWorkflowServer`\].
+/// The Restate workflow `hydra.v1.SignupWorkflow`: implement this trait and serve it with [`SignupWorkflowServer`].
 pub trait SignupWorkflow: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Creates the user, sends the verification email, waits until the link is clicked.
     ///
@@ -90,7 +90,7 @@ pub trait SignupWorkflow: ::core::marker::Send + ::core::marker::Sync + 'static 
         Output = ::restate_rs::HandlerResult<SignupStatus>,
     > + ::core::marker::Send;
 }
-/// Serves an implementation of \[`SignupWorkflow`\] as the Restate workflow `hydra.v1.SignupWorkflow`.
+/// Serves an implementation of [`SignupWorkflow`] as the Restate workflow `hydra.v1.SignupWorkflow`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(SignupWorkflowServer::new(my_impl))`.
 ///

@@ -71,7 +71,7 @@ pub mod vault {
 /// Keeps secrets per key. Every service option is set, and it is private to the ingress:
 /// only other services call it.
 ///
-/// The Restate virtual object `hydra.v1.Vault`: implement this trait and serve it with \[`VaultServer`\].
+/// The Restate virtual object `hydra.v1.Vault`: implement this trait and serve it with [`VaultServer`].
 pub trait Vault: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Stores a secret; retried less, and paused rather than killed when it gives up.
     ///
@@ -114,7 +114,7 @@ pub trait Vault: ::core::marker::Send + ::core::marker::Sync + 'static {
         }
     }
 }
-/// Serves an implementation of \[`Vault`\] as the Restate virtual object `hydra.v1.Vault`.
+/// Serves an implementation of [`Vault`] as the Restate virtual object `hydra.v1.Vault`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(VaultServer::new(my_impl))`.
 ///
@@ -383,7 +383,7 @@ pub mod report_workflow {
 }
 /// Builds a report once per id and keeps it for three days.
 ///
-/// The Restate workflow `hydra.v1.ReportWorkflow`: implement this trait and serve it with \[`ReportWorkflowServer`\].
+/// The Restate workflow `hydra.v1.ReportWorkflow`: implement this trait and serve it with [`ReportWorkflowServer`].
 pub trait ReportWorkflow: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Builds the report; stores its digest in the Vault (which the ingress cannot reach).
     ///
@@ -426,7 +426,7 @@ pub trait ReportWorkflow: ::core::marker::Send + ::core::marker::Sync + 'static 
         }
     }
 }
-/// Serves an implementation of \[`ReportWorkflow`\] as the Restate workflow `hydra.v1.ReportWorkflow`.
+/// Serves an implementation of [`ReportWorkflow`] as the Restate workflow `hydra.v1.ReportWorkflow`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(ReportWorkflowServer::new(my_impl))`.
 ///

@@ -44,7 +44,7 @@ pub mod greeter {
 }
 /// Says hello. Stateless: any instance may serve any call.
 ///
-/// The Restate service `hydra.v1.Greeter`: implement this trait and serve it with \[`GreeterServer`\].
+/// The Restate service `hydra.v1.Greeter`: implement this trait and serve it with [`GreeterServer`].
 pub trait Greeter: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Greets one person.
     fn greet(
@@ -83,7 +83,7 @@ pub trait Greeter: ::core::marker::Send + ::core::marker::Sync + 'static {
         }
     }
 }
-/// Serves an implementation of \[`Greeter`\] as the Restate service `hydra.v1.Greeter`.
+/// Serves an implementation of [`Greeter`] as the Restate service `hydra.v1.Greeter`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(GreeterServer::new(my_impl))`.
 ///

@@ -83,7 +83,7 @@ pub mod keywords {
 }
 /// A service with no service_type option: a stateless SERVICE.
 ///
-/// The Restate service `hydra.v1.Keywords`: implement this trait and serve it with \[`KeywordsServer`\].
+/// The Restate service `hydra.v1.Keywords`: implement this trait and serve it with [`KeywordsServer`].
 pub trait Keywords: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Method names that are Rust keywords once in snake_case.
     fn r#type(
@@ -175,7 +175,7 @@ pub trait Keywords: ::core::marker::Send + ::core::marker::Sync + 'static {
         }
     }
 }
-/// Serves an implementation of \[`Keywords`\] as the Restate service `hydra.v1.Keywords`.
+/// Serves an implementation of [`Keywords`] as the Restate service `hydra.v1.Keywords`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(KeywordsServer::new(my_impl))`.
 ///
@@ -521,7 +521,7 @@ pub mod ledger {
 }
 /// A virtual object whose handlers take types from another package.
 ///
-/// The Restate virtual object `hydra.v1.Ledger`: implement this trait and serve it with \[`LedgerServer`\].
+/// The Restate virtual object `hydra.v1.Ledger`: implement this trait and serve it with [`LedgerServer`].
 pub trait Ledger: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Exclusive: runs alone for its key and may write state.
     fn credit(
@@ -560,7 +560,7 @@ pub trait Ledger: ::core::marker::Send + ::core::marker::Sync + 'static {
         }
     }
 }
-/// Serves an implementation of \[`Ledger`\] as the Restate virtual object `hydra.v1.Ledger`.
+/// Serves an implementation of [`Ledger`] as the Restate virtual object `hydra.v1.Ledger`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(LedgerServer::new(my_impl))`.
 ///
@@ -799,7 +799,7 @@ pub mod provisioning {
 }
 /// A workflow whose run handler is not named Run.
 ///
-/// The Restate workflow `hydra.v1.Provisioning`: implement this trait and serve it with \[`ProvisioningServer`\].
+/// The Restate workflow `hydra.v1.Provisioning`: implement this trait and serve it with [`ProvisioningServer`].
 #[deprecated]
 pub trait Provisioning: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// The workflow's run handler: runs once per workflow id.
@@ -839,7 +839,7 @@ pub trait Provisioning: ::core::marker::Send + ::core::marker::Sync + 'static {
         }
     }
 }
-/// Serves an implementation of \[`Provisioning`\] as the Restate workflow `hydra.v1.Provisioning`.
+/// Serves an implementation of [`Provisioning`] as the Restate workflow `hydra.v1.Provisioning`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(ProvisioningServer::new(my_impl))`.
 ///

@@ -44,7 +44,7 @@ pub mod counter {
 }
 /// A counter per key. Add is exclusive; Get is shared and runs alongside a running Add.
 ///
-/// The Restate virtual object `scenarios.v1.Counter`: implement this trait and serve it with \[`CounterServer`\].
+/// The Restate virtual object `scenarios.v1.Counter`: implement this trait and serve it with [`CounterServer`].
 pub trait Counter: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Adds `delta`; when `gate` is set, waits until the test opens that gate before finishing,
     /// so that the test can observe what else runs meanwhile.
@@ -88,7 +88,7 @@ pub trait Counter: ::core::marker::Send + ::core::marker::Sync + 'static {
         }
     }
 }
-/// Serves an implementation of \[`Counter`\] as the Restate virtual object `scenarios.v1.Counter`.
+/// Serves an implementation of [`Counter`] as the Restate virtual object `scenarios.v1.Counter`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(CounterServer::new(my_impl))`.
 ///
@@ -342,7 +342,7 @@ pub mod proxy {
 }
 /// Calls the counter from inside a handler.
 ///
-/// The Restate service `scenarios.v1.Proxy`: implement this trait and serve it with \[`ProxyServer`\].
+/// The Restate service `scenarios.v1.Proxy`: implement this trait and serve it with [`ProxyServer`].
 pub trait Proxy: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Calls Counter.Add and returns its answer.
     fn call_add(
@@ -399,7 +399,7 @@ pub trait Proxy: ::core::marker::Send + ::core::marker::Sync + 'static {
         }
     }
 }
-/// Serves an implementation of \[`Proxy`\] as the Restate service `scenarios.v1.Proxy`.
+/// Serves an implementation of [`Proxy`] as the Restate service `scenarios.v1.Proxy`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(ProxyServer::new(my_impl))`.
 ///
@@ -669,7 +669,7 @@ pub mod flaky {
 }
 /// Fails on purpose.
 ///
-/// The Restate service `scenarios.v1.Flaky`: implement this trait and serve it with \[`FlakyServer`\].
+/// The Restate service `scenarios.v1.Flaky`: implement this trait and serve it with [`FlakyServer`].
 pub trait Flaky: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Runs a durable side effect, then fails with a retryable error until the attempt
     /// `succeed_on_attempt`; with `terminal_code` set, fails terminally instead.
@@ -691,7 +691,7 @@ pub trait Flaky: ::core::marker::Send + ::core::marker::Sync + 'static {
         }
     }
 }
-/// Serves an implementation of \[`Flaky`\] as the Restate service `scenarios.v1.Flaky`.
+/// Serves an implementation of [`Flaky`] as the Restate service `scenarios.v1.Flaky`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(FlakyServer::new(my_impl))`.
 ///
@@ -860,7 +860,7 @@ pub mod chain {
 /// A chain of durable steps per key, each step's side effect logged to a file, for the crash
 /// tests: a step whose result was journaled must never run again.
 ///
-/// The Restate virtual object `scenarios.v1.Chain`: implement this trait and serve it with \[`ChainServer`\].
+/// The Restate virtual object `scenarios.v1.Chain`: implement this trait and serve it with [`ChainServer`].
 pub trait Chain: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Runs `steps` durable steps, counting them in state.
     ///
@@ -883,7 +883,7 @@ pub trait Chain: ::core::marker::Send + ::core::marker::Sync + 'static {
         }
     }
 }
-/// Serves an implementation of \[`Chain`\] as the Restate virtual object `scenarios.v1.Chain`.
+/// Serves an implementation of [`Chain`] as the Restate virtual object `scenarios.v1.Chain`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(ChainServer::new(my_impl))`.
 ///
@@ -1059,7 +1059,7 @@ pub mod chain_workflow {
 /// The same chain as a workflow: `Run` runs once per workflow id, its steps logged as Chain's
 /// are, for the kill tests on workflows.
 ///
-/// The Restate workflow `scenarios.v1.ChainWorkflow`: implement this trait and serve it with \[`ChainWorkflowServer`\].
+/// The Restate workflow `scenarios.v1.ChainWorkflow`: implement this trait and serve it with [`ChainWorkflowServer`].
 pub trait ChainWorkflow: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Runs `steps` durable steps, counting them in the workflow's state.
     ///
@@ -1082,7 +1082,7 @@ pub trait ChainWorkflow: ::core::marker::Send + ::core::marker::Sync + 'static {
         }
     }
 }
-/// Serves an implementation of \[`ChainWorkflow`\] as the Restate workflow `scenarios.v1.ChainWorkflow`.
+/// Serves an implementation of [`ChainWorkflow`] as the Restate workflow `scenarios.v1.ChainWorkflow`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(ChainWorkflowServer::new(my_impl))`.
 ///
@@ -1313,7 +1313,7 @@ pub mod waiter {
 }
 /// Waits for things outside: awakeables resolved from the ingress, durable sleeps.
 ///
-/// The Restate service `scenarios.v1.Waiter`: implement this trait and serve it with \[`WaiterServer`\].
+/// The Restate service `scenarios.v1.Waiter`: implement this trait and serve it with [`WaiterServer`].
 pub trait Waiter: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Creates an awakeable, publishes its id under `tag`, and returns what it is resolved with.
     fn await_awakeable(
@@ -1352,7 +1352,7 @@ pub trait Waiter: ::core::marker::Send + ::core::marker::Sync + 'static {
         }
     }
 }
-/// Serves an implementation of \[`Waiter`\] as the Restate service `scenarios.v1.Waiter`.
+/// Serves an implementation of [`Waiter`] as the Restate service `scenarios.v1.Waiter`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(WaiterServer::new(my_impl))`.
 ///
@@ -1625,7 +1625,7 @@ pub mod map_object {
 }
 /// A map per key: state keys, reads and clearing.
 ///
-/// The Restate virtual object `scenarios.v1.MapObject`: implement this trait and serve it with \[`MapObjectServer`\].
+/// The Restate virtual object `scenarios.v1.MapObject`: implement this trait and serve it with [`MapObjectServer`].
 pub trait MapObject: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// Exclusive: runs alone for its key and may write state.
     fn set(
@@ -1718,7 +1718,7 @@ pub trait MapObject: ::core::marker::Send + ::core::marker::Sync + 'static {
         }
     }
 }
-/// Serves an implementation of \[`MapObject`\] as the Restate virtual object `scenarios.v1.MapObject`.
+/// Serves an implementation of [`MapObject`] as the Restate virtual object `scenarios.v1.MapObject`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(MapObjectServer::new(my_impl))`.
 ///
@@ -2137,7 +2137,7 @@ pub mod onboarding {
 /// The sign-up workflow with a deadline: a reminder after a day without a click, expiry after
 /// seven days. Built with the toolkit (typed state, deadlines, workflow status).
 ///
-/// The Restate workflow `scenarios.v1.Onboarding`: implement this trait and serve it with \[`OnboardingServer`\].
+/// The Restate workflow `scenarios.v1.Onboarding`: implement this trait and serve it with [`OnboardingServer`].
 pub trait Onboarding: ::core::marker::Send + ::core::marker::Sync + 'static {
     /// The workflow's run handler: runs once per workflow id.
     fn run(
@@ -2194,7 +2194,7 @@ pub trait Onboarding: ::core::marker::Send + ::core::marker::Sync + 'static {
         }
     }
 }
-/// Serves an implementation of \[`Onboarding`\] as the Restate workflow `scenarios.v1.Onboarding`.
+/// Serves an implementation of [`Onboarding`] as the Restate workflow `scenarios.v1.Onboarding`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(OnboardingServer::new(my_impl))`.
 ///
@@ -2516,7 +2516,7 @@ pub mod trip {
 /// A trip booked as a saga: flight, hotel, car; a failure at step `fail_at` compensates the
 /// steps before it, in reverse.
 ///
-/// The Restate service `scenarios.v1.Trip`: implement this trait and serve it with \[`TripServer`\].
+/// The Restate service `scenarios.v1.Trip`: implement this trait and serve it with [`TripServer`].
 pub trait Trip: ::core::marker::Send + ::core::marker::Sync + 'static {
     fn book(
         &self,
@@ -2536,7 +2536,7 @@ pub trait Trip: ::core::marker::Send + ::core::marker::Sync + 'static {
         }
     }
 }
-/// Serves an implementation of \[`Trip`\] as the Restate service `scenarios.v1.Trip`.
+/// Serves an implementation of [`Trip`] as the Restate service `scenarios.v1.Trip`.
 ///
 /// Bind it into an endpoint: `Endpoint::builder().bind(TripServer::new(my_impl))`.
 ///
