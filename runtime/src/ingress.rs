@@ -127,11 +127,18 @@ pub struct IngressClient {
 
 #[derive(Debug)]
 struct Inner {
-    http: reqwest::Client,
+    transport: Transport,
     /// The base URL without a trailing slash; paths are appended to it.
     base: String,
-    /// Set for a client of an embedded engine in this process: requests go to it directly.
-    engine: Option<crate::engine::Engine>,
+}
+
+/// Where requests go.
+#[derive(Debug)]
+enum Transport {
+    /// Over HTTP to an ingress.
+    Http(reqwest::Client),
+    /// Straight to an embedded engine in this process.
+    InProcess(crate::engine::Engine),
 }
 
 /// Configures an [`IngressClient`]: authentication, headers and timeouts.
@@ -229,9 +236,8 @@ impl IngressClientBuilder {
 
         Ok(IngressClient {
             inner: Arc::new(Inner {
-                http,
+                transport: Transport::Http(http),
                 base,
-                engine: None,
             }),
         })
     }
@@ -243,9 +249,8 @@ impl IngressClient {
     pub fn in_process(engine: crate::engine::Engine) -> Self {
         Self {
             inner: Arc::new(Inner {
-                http: reqwest::Client::new(),
+                transport: Transport::InProcess(engine),
                 base: "http://embedded-engine".to_owned(),
-                engine: Some(engine),
             }),
         }
     }
@@ -397,19 +402,19 @@ impl IngressClient {
         segments: &[&str],
     ) -> Result<Res, IngressError> {
         let url = self.url(segments, None)?;
-        if let Some(engine) = &self.inner.engine {
-            let mut headers = HeaderMap::new();
-            headers.insert(ACCEPT, HeaderValue::from_static(C::CONTENT_TYPE));
-            let answer =
-                exchange_in_process(engine, Method::GET, &url, headers, Bytes::new()).await;
-            return answer.into_message::<Res, C>(op);
-        }
-        let request = self
-            .inner
-            .http
-            .request(Method::GET, url.clone())
-            .header(ACCEPT, HeaderValue::from_static(C::CONTENT_TYPE));
-        let answer = exchange(request, &url).await?;
+        let answer = match &self.inner.transport {
+            Transport::InProcess(engine) => {
+                let mut headers = HeaderMap::new();
+                headers.insert(ACCEPT, HeaderValue::from_static(C::CONTENT_TYPE));
+                exchange_in_process(engine, Method::GET, &url, headers, Bytes::new()).await
+            }
+            Transport::Http(http) => {
+                let request = http
+                    .request(Method::GET, url.clone())
+                    .header(ACCEPT, HeaderValue::from_static(C::CONTENT_TYPE));
+                exchange(request, &url).await?
+            }
+        };
         answer.into_message::<Res, C>(op)
     }
 
@@ -675,28 +680,31 @@ impl<Req, Res, C: Codec<Req> + Codec<Res>> IngressRequest<Req, Res, C> {
             headers.insert(name, value);
         }
 
-        if let Some(engine) = &self.client.inner.engine {
-            let exchange = exchange_in_process(engine, Method::POST, &url, headers, body);
-            return Ok(match self.timeout {
-                Some(timeout) => tokio::time::timeout(timeout, exchange).await.map_err(|_| {
-                    IngressError::Timeout {
-                        url: url.to_string(),
+        match &self.client.inner.transport {
+            Transport::InProcess(engine) => {
+                let exchange = exchange_in_process(engine, Method::POST, &url, headers, body);
+                Ok(match self.timeout {
+                    Some(timeout) => {
+                        tokio::time::timeout(timeout, exchange).await.map_err(|_| {
+                            IngressError::Timeout {
+                                url: url.to_string(),
+                            }
+                        })?
                     }
-                })?,
-                None => exchange.await,
-            });
+                    None => exchange.await,
+                })
+            }
+            Transport::Http(http) => {
+                let mut request = http
+                    .request(Method::POST, url.clone())
+                    .headers(headers)
+                    .body(body);
+                if let Some(timeout) = self.timeout {
+                    request = request.timeout(timeout);
+                }
+                exchange(request, &url).await
+            }
         }
-        let mut request = self
-            .client
-            .inner
-            .http
-            .request(Method::POST, url.clone())
-            .headers(headers)
-            .body(body);
-        if let Some(timeout) = self.timeout {
-            request = request.timeout(timeout);
-        }
-        exchange(request, &url).await
     }
 }
 
