@@ -166,29 +166,12 @@ impl AdminClient {
 
     async fn patch_invocation(&self, invocation_id: &str, action: &str) -> Result<(), AdminError> {
         let url = format!("{}/invocations/{invocation_id}/{action}", self.base);
-        let response =
-            self.http
-                .patch(&url)
-                .send()
-                .await
-                .map_err(|source| AdminError::Connect {
-                    url: self.base.clone(),
-                    source,
-                })?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let text = response.text().await.unwrap_or_default();
-        let message = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| v["message"].as_str().map(str::to_owned))
-            .unwrap_or(text);
-        Err(AdminError::Refused {
-            what: format!("{action} of {invocation_id}"),
-            status: status.as_u16(),
-            message,
-        })
+        self.send_text(
+            self.http.patch(&url),
+            &format!("{action} of {invocation_id}"),
+        )
+        .await
+        .map(drop)
     }
 
     /// Whether the admin API answers its health check.
@@ -196,23 +179,20 @@ impl AdminClient {
         matches!(self.http.get(format!("{}/health", self.base)).send().await, Ok(r) if r.status().is_success())
     }
 
-    async fn send(
+    /// Sends `request`; the body of a success, or [`AdminError::Refused`] with the message the
+    /// admin API gave.
+    async fn send_text(
         &self,
         request: reqwest::RequestBuilder,
         what: &str,
-    ) -> Result<Value, AdminError> {
-        let response = request.send().await.map_err(|source| AdminError::Connect {
+    ) -> Result<String, AdminError> {
+        let connect = |source| AdminError::Connect {
             url: self.base.clone(),
             source,
-        })?;
+        };
+        let response = request.send().await.map_err(connect)?;
         let status = response.status();
-        let text = response
-            .text()
-            .await
-            .map_err(|source| AdminError::Connect {
-                url: self.base.clone(),
-                source,
-            })?;
+        let text = response.text().await.map_err(connect)?;
         if !status.is_success() {
             let message = serde_json::from_str::<Value>(&text)
                 .ok()
@@ -224,6 +204,16 @@ impl AdminClient {
                 message,
             });
         }
+        Ok(text)
+    }
+
+    /// [`send_text`](Self::send_text), the body read as JSON.
+    async fn send(
+        &self,
+        request: reqwest::RequestBuilder,
+        what: &str,
+    ) -> Result<Value, AdminError> {
+        let text = self.send_text(request, what).await?;
         serde_json::from_str(&text).map_err(|e| AdminError::InvalidResponse(format!("{e}: {text}")))
     }
 }
