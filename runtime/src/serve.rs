@@ -139,50 +139,13 @@ impl Server {
     /// Serves until `signal` resolves, then stops accepting and lets connections finish
     /// (up to the grace period).
     pub async fn serve_until(self, signal: impl Future<Output = ()>) {
-        let service = HyperEndpoint::new(self.endpoint);
-        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
-        let mut signal = std::pin::pin!(signal);
-        loop {
-            tokio::select! {
-                accepted = self.listener.accept() => {
-                    let (stream, remote) = match accepted {
-                        Ok(accepted) => accepted,
-                        Err(e) => {
-                            tracing::warn!("accepting a connection failed: {e}");
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                            continue;
-                        }
-                    };
-                    let _ = stream.set_nodelay(true);
-                    let mut builder = auto::Builder::new(TokioExecutor::new());
-                    // Restate sends an invocation's headers (the object key among them) in
-                    // the request's header block; hyper's 16 KiB default would answer 431 to
-                    // long keys for ever.
-                    builder.http2().max_header_list_size(MAX_HEADER_BYTES);
-                    builder.http1().max_buf_size(MAX_HEADER_BYTES as usize);
-                    let connection = builder
-                        .serve_connection(TokioIo::new(stream), service.clone())
-                        .into_owned();
-                    let connection = graceful.watch(connection);
-                    tokio::spawn(async move {
-                        if let Err(e) = connection.await {
-                            tracing::debug!("connection from {remote} ended with an error: {e}");
-                        }
-                    });
-                }
-                () = &mut signal => break,
-            }
-        }
-        drop(self.listener);
-        if tokio::time::timeout(self.grace, graceful.shutdown())
-            .await
-            .is_err()
-        {
-            tracing::warn!(
-                "connections still open after the {:?} grace period were dropped",
-                self.grace
-            );
-        }
+        serve_connections(
+            self.listener,
+            HyperEndpoint::new(self.endpoint),
+            signal,
+            self.grace,
+        )
+        .await;
     }
 
     /// Serves in a background task; the returned handle stops it.
@@ -192,13 +155,68 @@ impl Server {
         let task = tokio::spawn(self.serve_until(async {
             let _ = stopped.await;
         }));
-        RunningServer {
-            addr,
-            stop: Some(stop),
-            task: Some(Box::pin(async move {
-                let _ = task.await;
-            })),
+        RunningServer::from_parts(addr, stop, task)
+    }
+}
+
+/// Serves `service` on every connection `listener` accepts (HTTP/2 cleartext and HTTP/1.1)
+/// until `signal` resolves, then stops accepting and lets connections finish for up to
+/// `grace`. The loop behind [`Server`] and the embedded engine's HTTP servers.
+pub(crate) async fn serve_connections<S, B>(
+    listener: TcpListener,
+    service: S,
+    signal: impl Future<Output = ()>,
+    grace: Duration,
+) where
+    S: hyper::service::Service<http::Request<hyper::body::Incoming>, Response = http::Response<B>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut signal = std::pin::pin!(signal);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, remote) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        tracing::warn!("accepting a connection failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let mut builder = auto::Builder::new(TokioExecutor::new());
+                // Restate sends an invocation's headers (the object key among them) in the
+                // request's header block; hyper's 16 KiB default would answer 431 to long
+                // keys for ever.
+                builder.http2().max_header_list_size(MAX_HEADER_BYTES);
+                builder.http1().max_buf_size(MAX_HEADER_BYTES as usize);
+                let connection = builder
+                    .serve_connection(TokioIo::new(stream), service.clone())
+                    .into_owned();
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    if let Err(e) = connection.await {
+                        tracing::debug!("connection from {remote} ended with an error: {e}");
+                    }
+                });
+            }
+            () = &mut signal => break,
         }
+    }
+    drop(listener);
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("connections still open after the {grace:?} grace period were dropped");
     }
 }
 

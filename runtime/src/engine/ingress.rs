@@ -716,84 +716,68 @@ impl IngressServer {
             admin,
         } = self;
         let expected = token.map(|t| format!("Bearer {t}"));
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let mut stopped = std::pin::pin!(stopped);
-            loop {
-                let (stream, _) = tokio::select! {
-                    accepted = listener.accept() => match accepted {
-                        Ok(accepted) => accepted,
-                        Err(_) => continue,
-                    },
-                    _ = &mut stopped => break,
-                };
-                let engine = engine.clone();
-                let expected = expected.clone();
-                let service = hyper::service::service_fn(
-                    move |request: http::Request<hyper::body::Incoming>| {
-                        let engine = engine.clone();
-                        let expected = expected.clone();
-                        async move {
-                            let authorized = match &expected {
-                                None => true,
-                                Some(expected) => request
-                                    .headers()
-                                    .get("authorization")
-                                    .and_then(|v| v.to_str().ok())
-                                    .is_some_and(|v| v == expected),
-                            };
-                            if !authorized {
-                                return Ok::<_, std::convert::Infallible>(
-                                    ingress_error(
-                                        StatusCode::UNAUTHORIZED,
-                                        "missing or wrong bearer token",
-                                    )
-                                    .map(http_body_util::Full::new),
-                                );
-                            }
-                            let (parts, body) = request.into_parts();
-                            let limited = http_body_util::Limited::new(body, MAX_REQUEST_BODY);
-                            let body = match http_body_util::BodyExt::collect(limited).await {
-                                Ok(collected) => collected.to_bytes(),
-                                Err(e) => {
-                                    let (status, message) = if e
-                                        .is::<http_body_util::LengthLimitError>()
-                                    {
-                                        (
-                                            StatusCode::PAYLOAD_TOO_LARGE,
-                                            format!(
-                                                "the request body is larger than the limit of {MAX_REQUEST_BODY} bytes"
-                                            ),
-                                        )
-                                    } else {
-                                        (
-                                            StatusCode::BAD_REQUEST,
-                                            format!("cannot read the body: {e}"),
-                                        )
-                                    };
-                                    return Ok(ingress_error(status, &message)
-                                        .map(http_body_util::Full::new));
-                                }
-                            };
-                            let request = http::Request::from_parts(parts, body);
-                            let response = if admin {
-                                engine.handle_admin(request).await
-                            } else {
-                                engine.handle_ingress(request).await
-                            };
-                            Ok(response.map(http_body_util::Full::new))
-                        }
-                    },
-                );
-                tokio::spawn(async move {
-                    let _ = hyper_util::server::conn::auto::Builder::new(
-                        hyper_util::rt::TokioExecutor::new(),
-                    )
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
+        let service = hyper::service::service_fn(
+            move |request: http::Request<hyper::body::Incoming>| {
+                let authorized = expected.as_deref().is_none_or(|expected| {
+                    request
+                        .headers()
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|v| v == expected)
                 });
-            }
-        });
+                let engine = engine.clone();
+                async move {
+                    if !authorized {
+                        return Ok::<_, std::convert::Infallible>(
+                            ingress_error(
+                                StatusCode::UNAUTHORIZED,
+                                "missing or wrong bearer token",
+                            )
+                            .map(http_body_util::Full::new),
+                        );
+                    }
+                    let (parts, body) = request.into_parts();
+                    let limited = http_body_util::Limited::new(body, MAX_REQUEST_BODY);
+                    let body = match http_body_util::BodyExt::collect(limited).await {
+                        Ok(collected) => collected.to_bytes(),
+                        Err(e) => {
+                            let (status, message) = if e.is::<http_body_util::LengthLimitError>() {
+                                (
+                                    StatusCode::PAYLOAD_TOO_LARGE,
+                                    format!(
+                                        "the request body is larger than the limit of {MAX_REQUEST_BODY} bytes"
+                                    ),
+                                )
+                            } else {
+                                (
+                                    StatusCode::BAD_REQUEST,
+                                    format!("cannot read the body: {e}"),
+                                )
+                            };
+                            return Ok(
+                                ingress_error(status, &message).map(http_body_util::Full::new)
+                            );
+                        }
+                    };
+                    let request = http::Request::from_parts(parts, body);
+                    let response = if admin {
+                        engine.handle_admin(request).await
+                    } else {
+                        engine.handle_ingress(request).await
+                    };
+                    Ok(response.map(http_body_util::Full::new))
+                }
+            },
+        );
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(crate::serve::serve_connections(
+            listener,
+            service,
+            async {
+                let _ = stopped.await;
+            },
+            std::time::Duration::from_secs(30),
+        ));
         Ok(crate::serve::RunningServer::from_parts(addr, stop, task))
     }
 }
