@@ -6,88 +6,38 @@
 //! cargo bench --bench engine
 //! ```
 
+#[path = "support/mod.rs"]
+mod support;
+
 use restate_rs::engine::{Engine, Target};
 use restate_rs::prelude::*;
 use restate_rs_examples::proto::hydra::v1::GreeterServer;
 use restate_rs_examples::proto::scenarios::v1::ChainServer;
 use restate_rs_examples::services::Greetings;
 use restate_rs_examples::services::scenarios::Chain;
-use std::io::Write;
-use std::time::{Duration, Instant};
+use support::{Figures, Side, drive, fsync_floor, machine, ms, write_section};
 
-struct Figures {
-    median: Duration,
-    p99: Duration,
-    per_second: f64,
-}
-
-fn summarize(mut samples: Vec<Duration>, elapsed: Duration, units: usize) -> Figures {
-    samples.sort();
-    let at = |q: f64| samples[((samples.len() as f64 * q) as usize).min(samples.len() - 1)];
-    Figures {
-        median: at(0.5),
-        p99: at(0.99),
-        per_second: units as f64 / elapsed.as_secs_f64(),
-    }
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
-}
-
-/// Median time of a 4 KiB write followed by fdatasync, in the directory of the database.
-fn fsync_floor(dir: &std::path::Path) -> Duration {
-    let path = dir.join("fsync-probe");
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .open(&path)
-        .unwrap();
-    let block = vec![7u8; 4096];
-    let mut samples = Vec::new();
-    for _ in 0..200 {
-        let started = Instant::now();
-        file.write_all(&block).unwrap();
-        file.sync_data().unwrap();
-        samples.push(started.elapsed());
-    }
-    let _ = std::fs::remove_file(path);
-    summarize(samples, Duration::from_secs(1), 1).median
-}
-
-/// `total` invocations of `target` with `body`, `concurrency` at a time.
-async fn drive(
+/// `total` calls of `target(i)` with `body`, `concurrency` at a time; the figures with
+/// `units_per_call` units of work per call.
+async fn measure(
     engine: &Engine,
-    target: Target,
+    target: impl Fn(usize) -> Target + Clone + Send + Sync + 'static,
     body: &'static str,
     concurrency: usize,
     total: usize,
-) -> (Vec<Duration>, Duration) {
-    let started = Instant::now();
-    let per_task = total / concurrency;
-    let tasks: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let (engine, target) = (engine.clone(), target.clone());
-            tokio::spawn(async move {
-                let mut samples = Vec::with_capacity(per_task);
-                for _ in 0..per_task {
-                    let begun = Instant::now();
-                    engine
-                        .call(target.clone(), body)
-                        .await
-                        .expect("the call succeeds");
-                    samples.push(begun.elapsed());
-                }
-                samples
-            })
-        })
-        .collect();
-    let mut samples = Vec::with_capacity(total);
-    for task in tasks {
-        samples.extend(task.await.unwrap());
-    }
-    (samples, started.elapsed())
+    units_per_call: usize,
+) -> Figures {
+    let engine = engine.clone();
+    let round = drive(concurrency, total, move |i| {
+        let (engine, target) = (engine.clone(), target(i));
+        async move {
+            engine.call(target, body).await.expect("the call succeeds");
+        }
+    })
+    .await;
+    let mut side = Side::default();
+    side.add(round, total * units_per_call);
+    side.figures()
 }
 
 #[tokio::main]
@@ -109,21 +59,21 @@ async fn main() {
         .open(dir.join("engine.db"))
         .await
         .unwrap();
-    let greet = Target::service("hydra.v1.Greeter", "Greet");
+    let greet = |_| Target::service("hydra.v1.Greeter", "Greet");
     // Warm up.
-    drive(&engine, greet.clone(), r#"{"name": "warm"}"#, 4, 200).await;
+    measure(&engine, greet, r#"{"name": "warm"}"#, 4, 200, 1).await;
 
     let mut rows = Vec::new();
     for (concurrency, total) in [(1usize, 400usize), (64, 3200)] {
-        let (samples, elapsed) = drive(
+        let f = measure(
             &engine,
-            greet.clone(),
+            greet,
             r#"{"name": "bench"}"#,
             concurrency,
             total,
+            1,
         )
         .await;
-        let f = summarize(samples, elapsed, total);
         println!(
             "greet, concurrency {concurrency}: median {}, p99 {}, {:.0} invocations/s",
             ms(f.median),
@@ -139,35 +89,18 @@ async fn main() {
     }
     const STEPS: usize = 10;
     for (concurrency, total) in [(1usize, 40usize), (64, 640)] {
-        // Each chain key runs exclusively; spread the load over as many keys as tasks.
-        let started = Instant::now();
-        let tasks: Vec<_> = (0..concurrency)
-            .map(|task| {
-                let engine = engine.clone();
-                tokio::spawn(async move {
-                    let mut samples = Vec::new();
-                    for i in 0..total / concurrency {
-                        let target = Target::keyed(
-                            "scenarios.v1.Chain",
-                            format!("c{concurrency}-{task}-{i}"),
-                            "Run",
-                        );
-                        let begun = Instant::now();
-                        engine
-                            .call(target, r#"{"steps": 10}"#)
-                            .await
-                            .expect("the chain runs");
-                        samples.push(begun.elapsed());
-                    }
-                    samples
-                })
-            })
-            .collect();
-        let mut samples = Vec::new();
-        for task in tasks {
-            samples.extend(task.await.unwrap());
-        }
-        let f = summarize(samples, started.elapsed(), total * STEPS);
+        // Each chain key runs exclusively: every chain has a key of its own.
+        let chain =
+            move |i| Target::keyed("scenarios.v1.Chain", format!("c{concurrency}-{i}"), "Run");
+        let f = measure(
+            &engine,
+            chain,
+            r#"{"steps": 10}"#,
+            concurrency,
+            total,
+            STEPS,
+        )
+        .await;
         println!(
             "chain of {STEPS} durable steps, concurrency {concurrency}: median {} per chain, p99 {}, {:.0} durable steps/s",
             ms(f.median),
@@ -183,27 +116,12 @@ async fn main() {
     }
     engine.shutdown().await;
 
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let section = format!(
-        "<!-- engine:begin -->\n## Embedded engine\n\nMeasured by `cargo bench --bench engine` on this machine ({cores} cores), database on the local disk (WAL, `synchronous=FULL`), generated services with JSON payloads, calls made in-process through `Engine::call`. fsync floor of the same disk, same run: **{}** per 4 KiB write + fdatasync (median of 200).\n\n| workload | concurrency | latency median | latency p99 | throughput |\n| --- | --- | --- | --- | --- |\n{}\n\nEach `ctx.run` result is committed to the journal before the handler goes on, and state writes are journaled as they arrive. One fsync at the floor above allows at most {:.0} commits/s; the steps of many invocations share a commit (group commit), which is how throughput at concurrency 64 goes past that.\n<!-- engine:end -->\n",
+    let body = format!(
+        "## Embedded engine\n\nMeasured by `cargo bench --bench engine` on this machine ({}), database on the local disk (WAL, `synchronous=FULL`), generated services with JSON payloads, calls made in-process through `Engine::call`. fsync floor of the same disk, same run: **{}** per 4 KiB write + fdatasync (median of 200).\n\n| workload | concurrency | latency median | latency p99 | throughput |\n| --- | --- | --- | --- | --- |\n{}\n\nEach `ctx.run` result is committed to the journal before the handler goes on, and state writes are journaled as they arrive. One fsync at the floor above allows at most {:.0} commits/s; the steps of many invocations share a commit (group commit), which is how throughput at concurrency 64 goes past that.",
+        machine(),
         ms(floor),
         rows.join("\n"),
         1.0 / floor.as_secs_f64()
     );
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/BENCHMARKS.md");
-    let current = std::fs::read_to_string(&path).unwrap_or_else(|_| "# Benchmarks\n\nFigures from real runs; each section says the command that reproduces it.\n\n".to_owned());
-    let updated = match (
-        current.find("<!-- engine:begin -->"),
-        current.find("<!-- engine:end -->"),
-    ) {
-        (Some(start), Some(end)) => format!(
-            "{}{}{}",
-            &current[..start],
-            section,
-            &current[end + "<!-- engine:end -->\n".len().min(current.len() - end)..]
-        ),
-        _ => format!("{current}{section}"),
-    };
-    std::fs::write(&path, updated).unwrap();
-    println!("wrote {}", path.display());
+    write_section("engine", &body);
 }
