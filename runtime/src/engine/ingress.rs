@@ -277,17 +277,10 @@ impl Engine {
             }
         };
         let response = match outcome {
-            None => {
-                let mut response = json_response(
-                    StatusCode::from_u16(NOT_READY).unwrap_or(StatusCode::CONFLICT),
-                    json!({"code": NOT_READY, "message": "the invocation has not completed yet", "source": "ingress"}).to_string(),
-                );
-                response.headers_mut().insert(
-                    "x-restate-error-source",
-                    HeaderValue::from_static("ingress"),
-                );
-                response
-            }
+            None => ingress_error(
+                StatusCode::from_u16(NOT_READY).unwrap_or(StatusCode::CONFLICT),
+                "the invocation has not completed yet",
+            ),
             Some(Ok(bytes)) => {
                 let mut response = Response::new(bytes);
                 response
@@ -299,15 +292,12 @@ impl Engine {
                 let status = StatusCode::from_u16(code)
                     .ok()
                     .filter(|s| s.is_client_error() || s.is_server_error());
-                let mut response = json_response(
+                error_response(
                     status.unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                    json!({"code": code, "message": message, "source": "invocation"}).to_string(),
-                );
-                response.headers_mut().insert(
-                    "x-restate-error-source",
-                    HeaderValue::from_static("invocation"),
-                );
-                response
+                    code,
+                    &message,
+                    "invocation",
+                )
             }
         };
         with_id(response, invocation_id)
@@ -427,14 +417,24 @@ fn plain(status: StatusCode, body: &'static str) -> Response<Bytes> {
 }
 
 fn ingress_error(status: StatusCode, message: &str) -> Response<Bytes> {
+    error_response(status, status.as_u16(), message, "ingress")
+}
+
+/// An error answer as restate-server gives it: `{"code","message","source"}` and the source
+/// (`ingress` or `invocation`) in `x-restate-error-source`.
+fn error_response(
+    status: StatusCode,
+    code: u16,
+    message: &str,
+    source: &'static str,
+) -> Response<Bytes> {
     let mut response = json_response(
         status,
-        json!({"code": status.as_u16(), "message": message, "source": "ingress"}).to_string(),
+        json!({"code": code, "message": message, "source": source}).to_string(),
     );
-    response.headers_mut().insert(
-        "x-restate-error-source",
-        HeaderValue::from_static("ingress"),
-    );
+    response
+        .headers_mut()
+        .insert("x-restate-error-source", HeaderValue::from_static(source));
     response
 }
 

@@ -2983,12 +2983,13 @@ async fn discover(
         let mut inputs = HashMap::new();
         let service_config = HandlerConfig::from_manifest(service, &HandlerConfig::default());
         for handler in service["handlers"].as_array().into_iter().flatten() {
+            let name = handler["name"].as_str().unwrap_or_default().to_owned();
             configs.insert(
-                handler["name"].as_str().unwrap_or_default().to_owned(),
+                name.clone(),
                 HandlerConfig::from_manifest(handler, &service_config),
             );
             inputs.insert(
-                handler["name"].as_str().unwrap_or_default().to_owned(),
+                name.clone(),
                 ingress::InputRule::from_manifest(&handler["input"]),
             );
             let handler_kind = match (kind, handler["ty"].as_str()) {
@@ -2997,10 +2998,7 @@ async fn discover(
                 (ServiceKind::Workflow, _) => HandlerKind::WorkflowRun,
                 (ServiceKind::Object, _) => HandlerKind::Exclusive,
             };
-            handlers.insert(
-                handler["name"].as_str().unwrap_or_default().to_owned(),
-                handler_kind,
-            );
+            handlers.insert(name, handler_kind);
         }
         services.insert(
             name,

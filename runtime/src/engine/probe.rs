@@ -6,7 +6,7 @@ use bytes::{Bytes, BytesMut};
 use http_body_util::Full;
 
 /// The service protocol version of [`start_request`]; every SDK of this workspace speaks it.
-pub const VERSION: &str = "application/vnd.restate.invocation.v5";
+pub const VERSION: &str = protocol::CONTENT_TYPE_V5;
 
 /// The request that runs a new invocation of `service`/`handler` (`key` for keyed services, else
 /// empty) on `input` from start to end: the start and input frames in one whole body, as the
