@@ -46,7 +46,8 @@ fn client(url: &str) -> IngressClient {
         .unwrap()
 }
 
-/// Submits chain `i` to node `first`, then the next ones, until one acknowledges it.
+/// Submits chain `i` to node `first`, then the next ones, until one acknowledges it,
+/// counting the failed submissions in `failures`.
 async fn submit(
     ingresses: &[IngressClient],
     first: usize,
@@ -54,28 +55,10 @@ async fn submit(
     steps: u32,
     failures: &AtomicU32,
 ) -> (String, SendStatus) {
-    let started = Instant::now();
-    let mut node = first;
-    loop {
-        match ChainIngressClient::new(ingresses[node % ingresses.len()].clone())
-            .run(format!("chain-{i}"), ChainRequest { steps })
-            .idempotency_key(format!("run-{i}"))
-            .timeout(Duration::from_secs(5))
-            .send()
-            .await
-        {
-            Ok(sent) => return (sent.invocation_id, sent.status),
-            Err(e) => {
-                failures.fetch_add(1, Ordering::Relaxed);
-                assert!(
-                    started.elapsed() < Duration::from_secs(240),
-                    "chain {i} was never acknowledged by any node: {e}"
-                );
-                node += 1;
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
+    let (id, status, failed) =
+        faults_support::submit_chain(ingresses, first, i, steps, Duration::from_secs(240)).await;
+    failures.fetch_add(failed, Ordering::Relaxed);
+    (id, status)
 }
 
 /// Attaches through the nodes in turn until one answers.

@@ -18,9 +18,7 @@ use restate_rs::ingress::{IngressClient, SendStatus};
 use restate_rs::prelude::*;
 use restate_rs::serve::Server;
 use restate_rs::testing::RestateServer;
-use restate_rs_examples::proto::scenarios::v1::{
-    ChainIngressClient, ChainRequest, ChainResult, ChainServer,
-};
+use restate_rs_examples::proto::scenarios::v1::{ChainResult, ChainServer};
 use restate_rs_examples::services::scenarios::Chain;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -34,35 +32,21 @@ struct Plan {
     seed: u64,
 }
 
-/// Submits chain `i` until the ingress acknowledges it; returns the invocation id and how
-/// many submissions failed first.
+/// Submits chain `i` until the ingress acknowledges it; returns the invocation id, its status
+/// and how many submissions failed first.
 async fn submit_until_acknowledged(
     ingress: &IngressClient,
     i: u32,
     steps: u32,
 ) -> (String, SendStatus, u32) {
-    let chains = ChainIngressClient::new(ingress.clone());
-    let mut failures = 0;
-    let started = Instant::now();
-    loop {
-        match chains
-            .run(format!("chain-{i}"), ChainRequest { steps })
-            .idempotency_key(format!("run-{i}"))
-            .timeout(Duration::from_secs(5))
-            .send()
-            .await
-        {
-            Ok(sent) => return (sent.invocation_id, sent.status, failures),
-            Err(e) => {
-                failures += 1;
-                assert!(
-                    started.elapsed() < Duration::from_secs(180),
-                    "chain {i} was never acknowledged: {e}"
-                );
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
+    faults_support::submit_chain(
+        std::slice::from_ref(ingress),
+        0,
+        i,
+        steps,
+        Duration::from_secs(180),
+    )
+    .await
 }
 
 async fn restart_the_server_under_load(plan: Plan) {

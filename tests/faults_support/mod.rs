@@ -220,3 +220,38 @@ pub fn report(name: &str, fields: &[(&str, String)]) {
     let fields: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
     println!("fault-report: {name} {}", fields.join(" "));
 }
+
+/// Submits chain `i` (`scenarios.v1.Chain/Run` on key `chain-<i>`, idempotency key `run-<i>`)
+/// to `ingresses[first]`, then to the next ones in turn, until one acknowledges it; fails after
+/// `limit`. Returns the invocation id, its status and how many submissions failed first.
+pub async fn submit_chain(
+    ingresses: &[restate_rs::ingress::IngressClient],
+    first: usize,
+    i: u32,
+    steps: u32,
+    limit: Duration,
+) -> (String, restate_rs::ingress::SendStatus, u32) {
+    use restate_rs_examples::proto::scenarios::v1::{ChainIngressClient, ChainRequest};
+    let started = Instant::now();
+    let (mut node, mut failures) = (first, 0);
+    loop {
+        match ChainIngressClient::new(ingresses[node % ingresses.len()].clone())
+            .run(format!("chain-{i}"), ChainRequest { steps })
+            .idempotency_key(format!("run-{i}"))
+            .timeout(Duration::from_secs(5))
+            .send()
+            .await
+        {
+            Ok(sent) => return (sent.invocation_id, sent.status, failures),
+            Err(e) => {
+                failures += 1;
+                assert!(
+                    started.elapsed() < limit,
+                    "chain {i} was never acknowledged: {e}"
+                );
+                node += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
