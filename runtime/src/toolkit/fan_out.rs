@@ -14,6 +14,7 @@
 
 use restate_sdk::errors::TerminalError;
 use std::collections::VecDeque;
+use std::convert::Infallible;
 use std::future::Future;
 
 /// Starts `call(item)` for each item, at most `limit` (at least 1) outstanding, and returns
@@ -27,20 +28,11 @@ where
     F: Fn(I) -> Fut,
     Fut: Future<Output = Result<T, TerminalError>>,
 {
-    let limit = limit.max(1);
-    let mut pending: VecDeque<std::pin::Pin<Box<Fut>>> = VecDeque::new();
-    let mut results = Vec::new();
-    for item in items {
-        if pending.len() == limit
-            && let Some(oldest) = pending.pop_front()
-        {
-            results.push(oldest.await);
-        }
-        pending.push_back(Box::pin(call(item)));
-    }
-    while let Some(next) = pending.pop_front() {
-        results.push(next.await);
-    }
+    let every = bounded(items, limit, |item| {
+        let result = call(item);
+        async move { Ok::<_, Infallible>(result.await) }
+    });
+    let Ok(results) = every.await;
     results
 }
 
@@ -53,6 +45,20 @@ pub async fn try_fan_out<I, F, Fut, T>(
 where
     F: Fn(I) -> Fut,
     Fut: Future<Output = Result<T, TerminalError>>,
+{
+    bounded(items, limit, call).await
+}
+
+/// The loop of both: at most `limit` calls outstanding, results in item order, stopping at
+/// the first error.
+async fn bounded<I, F, Fut, T, E>(
+    items: impl IntoIterator<Item = I>,
+    limit: usize,
+    call: F,
+) -> Result<Vec<T>, E>
+where
+    F: Fn(I) -> Fut,
+    Fut: Future<Output = Result<T, E>>,
 {
     let limit = limit.max(1);
     let mut pending: VecDeque<std::pin::Pin<Box<Fut>>> = VecDeque::new();
