@@ -14,6 +14,7 @@
 //! | `GET /health` | 200 |
 
 use super::ingress::{json_response, query_value};
+use super::status::InvocationStatus;
 use super::{Engine, EngineError, HandlerKind, ServiceKind, protocol, read_invocation};
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
@@ -80,7 +81,7 @@ pub struct ServiceInfo {
 
 fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InvocationSummary> {
     let (service, key, handler): (String, String, String) = (r.get(1)?, r.get(2)?, r.get(3)?);
-    let status: String = r.get(4)?;
+    let status: InvocationStatus = r.get(4)?;
     let code: Option<i64> = r.get(7)?;
     let message: Option<String> = r.get(8)?;
     Ok(InvocationSummary {
@@ -90,11 +91,11 @@ fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InvocationSummary
         } else {
             format!("{service}/{key}/{handler}")
         },
-        outcome: (status == "completed").then(|| match code {
+        outcome: status.is_completed().then(|| match code {
             Some(code) => format!("failed [{code}] {}", message.unwrap_or_default()),
             None => "succeeded".to_owned(),
         }),
-        status,
+        status: status.as_str().to_owned(),
         attempts: r.get::<_, i64>(5)? as u32,
         last_error: r.get(6)?,
         created_at: r.get(9)?,
@@ -217,21 +218,10 @@ impl Engine {
         let invocation = self
             .inner
             .store
-            .run(move |tx| {
-                let invocation = read_invocation(tx, &id)?;
-                if invocation.as_ref().is_some_and(|i| i.status != "completed") {
-                    tx.execute(
-                        "UPDATE invocations SET failure_code = 409, failure_message = 'killed', result_value = NULL WHERE id = ?1",
-                        [&id],
-                    )?;
-                    tx.execute("DELETE FROM timers WHERE invocation_id = ?1", [&id])?;
-                }
-                Ok(invocation)
-            })
-            .await?;
-        let invocation =
-            invocation.ok_or_else(|| EngineError::UnknownInvocation(invocation_id.to_owned()))?;
-        if invocation.status == "completed" {
+            .run(move |tx| read_invocation(tx, &id))
+            .await?
+            .ok_or_else(|| EngineError::UnknownInvocation(invocation_id.to_owned()))?;
+        if invocation.status.is_completed() {
             return Ok(());
         }
         // Drop its attempt, if one is in flight.
@@ -241,7 +231,9 @@ impl Engine {
             .unwrap()
             .running
             .remove(invocation_id);
-        self.finish(&invocation).await
+        let attempts = invocation.attempts;
+        self.finish(&invocation, Some((attempts, (409, "killed".to_owned()))))
+            .await
     }
 }
 

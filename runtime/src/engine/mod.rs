@@ -35,6 +35,8 @@ mod ingress;
 #[doc(hidden)]
 pub mod probe;
 pub(crate) mod protocol;
+mod retention;
+mod status;
 mod store;
 
 pub use admin::{InvocationDetails, InvocationSummary, JournalEntry, ServiceInfo};
@@ -47,11 +49,12 @@ use http_body_util::BodyExt;
 use protocol::{Frame, FrameDecoder, pb};
 use restate_sdk::endpoint::Endpoint;
 use rusqlite::{OptionalExtension, Transaction, params};
+use status::{InvocationStatus, Recovery};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use store::{Store, StoreError};
+use store::{CommitHook, Store, StoreError};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 /// Why an engine operation failed.
@@ -94,6 +97,20 @@ pub enum EngineError {
     /// The engine is shutting down.
     #[error("the engine is shut down")]
     ShutDown,
+    /// The engine was configured with a value it cannot use.
+    #[error("invalid engine configuration: {0}")]
+    Config(String),
+    /// The endpoint sent something the engine cannot read.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// The invocation is not in a state that allows the operation.
+    #[error("invocation {id}: {reason}")]
+    Conflict {
+        /// The invocation.
+        id: String,
+        /// Why the operation is refused.
+        reason: String,
+    },
 }
 
 /// A storage failure, as users see it.
@@ -227,6 +244,42 @@ impl RetryPolicy {
     }
 }
 
+/// How long something is kept: a [`Duration`], or text such as `"1d"`, `"12h"`, `"30m"`,
+/// `"1h 30m"` or `"500ms"` (read by [`humantime::parse_duration`]). Text that does not read as
+/// a duration makes [`EngineBuilder::open`] fail with the reason.
+#[derive(Debug, Clone)]
+pub struct Retention(Result<Duration, String>);
+
+impl From<Duration> for Retention {
+    fn from(duration: Duration) -> Self {
+        Retention(Ok(duration))
+    }
+}
+
+impl From<&str> for Retention {
+    fn from(text: &str) -> Self {
+        Retention(humantime::parse_duration(text).map_err(|e| format!("`{text}`: {e}")))
+    }
+}
+
+impl From<String> for Retention {
+    fn from(text: String) -> Self {
+        Retention::from(text.as_str())
+    }
+}
+
+/// restate-server 1.7's `default-journal-retention`, `default-idempotency-retention` and
+/// `default-workflow-completion-retention`: one day each.
+const DEFAULT_RETENTION: Duration = Duration::from_secs(24 * 3600);
+
+/// The engine-wide retentions, for handlers that declare none.
+#[derive(Debug, Clone, Copy)]
+struct Retentions {
+    journal: Duration,
+    idempotency: Duration,
+    workflow: Duration,
+}
+
 /// Configures and opens an [`Engine`].
 pub struct EngineBuilder {
     deployment: Result<Deployment, String>,
@@ -235,6 +288,11 @@ pub struct EngineBuilder {
     inactivity_timeout: Duration,
     abort_timeout: Duration,
     durable: bool,
+    journal_retention: Retention,
+    idempotency_retention: Retention,
+    workflow_retention: Retention,
+    cleanup_interval: Duration,
+    commit_hook: Option<CommitHook>,
 }
 
 impl EngineBuilder {
@@ -247,7 +305,67 @@ impl EngineBuilder {
             inactivity_timeout: Duration::from_secs(60),
             abort_timeout: Duration::from_secs(600),
             durable: true,
+            journal_retention: DEFAULT_RETENTION.into(),
+            idempotency_retention: DEFAULT_RETENTION.into(),
+            workflow_retention: DEFAULT_RETENTION.into(),
+            cleanup_interval: Duration::from_secs(30),
+            commit_hook: None,
         }
+    }
+
+    /// How long a completed invocation keeps its journal (and, without an idempotency key,
+    /// its record: `attach` and `output` by id work until then). Default one day, as
+    /// restate-server's `default-journal-retention`; a handler's declared `journalRetention`
+    /// (`journal_retention` in the proto options) overrides it.
+    pub fn journal_retention(mut self, retention: impl Into<Retention>) -> Self {
+        self.journal_retention = retention.into();
+        self
+    }
+
+    /// How long a completed invocation that was given an idempotency key is remembered: a
+    /// request with the same key answers with it (`PreviouslyAccepted`), and attach and output
+    /// by key work, until then. Default one day, as restate-server's
+    /// `default-idempotency-retention`; a handler's declared `idempotencyRetention` overrides it.
+    pub fn idempotency_retention(mut self, retention: impl Into<Retention>) -> Self {
+        self.idempotency_retention = retention.into();
+        self
+    }
+
+    /// How long a completed workflow keeps its result, state and promises; once purged, its
+    /// id can run again. Default one day, as restate-server's
+    /// `default-workflow-completion-retention`; the run handler's declared
+    /// `workflowCompletionRetention` overrides it.
+    pub fn workflow_retention(mut self, retention: impl Into<Retention>) -> Self {
+        self.workflow_retention = retention.into();
+        self
+    }
+
+    /// How often the engine looks for expired records to purge (default 30 s: a record goes
+    /// within a minute of its expiry). Purging runs in small batches between other work.
+    pub fn cleanup_interval(mut self, interval: Duration) -> Self {
+        self.cleanup_interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Calls `hook` on the storage thread right after each commit, with the number of commits
+    /// so far (from 1), before anyone waiting for that commit is told. For crash tests, which
+    /// end the process there to stop the engine at every commit boundary in turn.
+    #[doc(hidden)]
+    pub fn on_commit(mut self, hook: impl Fn(u64) + Send + Sync + 'static) -> Self {
+        self.commit_hook = Some(Arc::new(hook));
+        self
+    }
+
+    fn retentions(&self) -> Result<Retentions, EngineError> {
+        let read = |what: &str, r: &Retention| {
+            r.0.clone()
+                .map_err(|e| EngineError::Config(format!("{what} retention {e}")))
+        };
+        Ok(Retentions {
+            journal: read("journal", &self.journal_retention)?,
+            idempotency: read("idempotency", &self.idempotency_retention)?,
+            workflow: read("workflow", &self.workflow_retention)?,
+        })
     }
 
     /// The clock timers and delays follow (default: the system clock). Tests use a
@@ -283,14 +401,16 @@ impl EngineBuilder {
     /// Opens (creating if needed) the engine database at `path` and starts the engine,
     /// resuming whatever was unfinished.
     pub async fn open(self, path: impl AsRef<Path>) -> Result<Engine, EngineError> {
-        let store = Store::open(Some(path.as_ref()), self.durable)?;
+        self.retentions()?;
+        let store = Store::open(Some(path.as_ref()), self.durable, self.commit_hook.clone())?;
         Engine::start(self, store).await
     }
 
     /// An engine whose state lives in memory only, for tests.
     pub async fn in_memory(mut self) -> Result<Engine, EngineError> {
+        self.retentions()?;
         self.durable = false;
-        let store = Store::open(None, false)?;
+        let store = Store::open(None, false, self.commit_hook.clone())?;
         Engine::start(self, store).await
     }
 }
@@ -352,6 +472,9 @@ struct HandlerConfig {
     /// `enableLazyState`: the invocation starts without its key's state, which the endpoint
     /// fetches entry by entry when the handler reads it.
     lazy_state: bool,
+    journal_retention: Option<Duration>,
+    idempotency_retention: Option<Duration>,
+    workflow_retention: Option<Duration>,
 }
 
 impl HandlerConfig {
@@ -381,6 +504,9 @@ impl HandlerConfig {
             lazy_state: object["enableLazyState"]
                 .as_bool()
                 .unwrap_or(base.lazy_state),
+            journal_retention: ms("journalRetention").or(base.journal_retention),
+            idempotency_retention: ms("idempotencyRetention").or(base.idempotency_retention),
+            workflow_retention: ms("workflowCompletionRetention").or(base.workflow_retention),
         }
     }
 
@@ -420,6 +546,8 @@ struct Inner {
     retry: RetryPolicy,
     inactivity_timeout: Duration,
     abort_timeout: Duration,
+    retention: Retentions,
+    cleanup_interval: Duration,
     sched: Mutex<Sched>,
     /// Crashes the test harness asked for, each fired once.
     crashes: Mutex<Vec<(Target, CrashPoint)>>,
@@ -458,9 +586,10 @@ struct Invocation {
     handler: String,
     key: String,
     kind: HandlerKind,
-    status: String,
+    status: InvocationStatus,
     random_seed: u64,
     attempts: u32,
+    idempotency_key: Option<String>,
 }
 
 fn kind_from_str(s: &str) -> HandlerKind {
@@ -474,7 +603,7 @@ fn kind_from_str(s: &str) -> HandlerKind {
 
 fn read_invocation(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<Invocation>> {
     tx.query_row(
-        "SELECT id, raw_id, service, handler, key, kind, status, random_seed, attempts FROM invocations WHERE id = ?1",
+        "SELECT id, raw_id, service, handler, key, kind, status, random_seed, attempts, idempotency_key FROM invocations WHERE id = ?1",
         [id],
         |r| {
             Ok(Invocation {
@@ -487,10 +616,75 @@ fn read_invocation(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<In
                 status: r.get(6)?,
                 random_seed: r.get::<_, i64>(7)? as u64,
                 attempts: r.get::<_, i64>(8)? as u32,
+                idempotency_key: r.get(9)?,
             })
         },
     )
     .optional()
+}
+
+/// The notification that completes the awakeable `awakeable_id`, for the invocation that
+/// created it.
+fn awakeable_delivery(
+    tx: &Transaction<'_>,
+    awakeable_id: &str,
+    outcome: &Outcome,
+) -> rusqlite::Result<Result<Delivery, EngineError>> {
+    let invalid = |reason: String| EngineError::InvalidAwakeable {
+        id: awakeable_id.to_owned(),
+        reason,
+    };
+    let (raw, index) = match protocol::parse_awakeable_id(awakeable_id) {
+        Ok(parsed) => parsed,
+        Err(e) => return Ok(Err(invalid(e.to_string()))),
+    };
+    let target: Option<String> = tx
+        .prepare_cached("SELECT id FROM invocations WHERE raw_id = ?1")?
+        .query_row([raw], |r| r.get(0))
+        .optional()?;
+    let Some(target) = target else {
+        return Ok(Err(invalid(
+            "no invocation of this engine issued it".to_owned(),
+        )));
+    };
+    let (value, failure) = value_result(outcome);
+    Ok(Ok(Delivery::direct(
+        target,
+        Frame::new(
+            protocol::SIGNAL_NOTIFICATION,
+            &pb::SignalNotificationMessage {
+                signal_id: Some(pb::signal_notification_message::SignalId::Idx(index)),
+                result: Some(match (value, failure) {
+                    (Some(v), _) => pb::signal_notification_message::Result::Value(v),
+                    (_, Some(f)) => pb::signal_notification_message::Result::Failure(f),
+                    _ => pb::signal_notification_message::Result::Void(pb::Void {}),
+                }),
+            },
+        ),
+    )))
+}
+
+/// When the next timer, delayed invocation or retry is due, if any.
+fn next_due(tx: &Transaction<'_>) -> rusqlite::Result<Option<i64>> {
+    tx.prepare_cached(
+        "SELECT MIN(t) FROM (SELECT MIN(fire_at) AS t FROM timers UNION ALL SELECT MIN(run_at) FROM invocations WHERE status IN (?1, ?2))",
+    )?
+    .query_row(
+        params![InvocationStatus::Scheduled, InvocationStatus::Backoff],
+        |r| r.get(0),
+    )
+}
+
+fn read_status(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<InvocationStatus>> {
+    tx.prepare_cached("SELECT status FROM invocations WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()
+}
+
+fn set_status(tx: &Transaction<'_>, id: &str, status: InvocationStatus) -> rusqlite::Result<()> {
+    tx.prepare_cached("UPDATE invocations SET status = ?2 WHERE id = ?1")?
+        .execute(params![id, status])?;
+    Ok(())
 }
 
 fn append_entry(tx: &Transaction<'_>, id: &str, ty: u16, payload: &[u8]) -> rusqlite::Result<u32> {
@@ -511,8 +705,8 @@ fn read_outcome(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<Optio
         "SELECT status, result_value, failure_code, failure_message FROM invocations WHERE id = ?1",
         [id],
         |r| {
-            let status: String = r.get(0)?;
-            if status != "completed" {
+            let status: InvocationStatus = r.get(0)?;
+            if !status.is_completed() {
                 return Ok(None);
             }
             let value: Option<Vec<u8>> = r.get(1)?;
@@ -529,8 +723,44 @@ fn read_outcome(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<Optio
 
 /// A notification to append to an invocation's journal and deliver.
 struct Delivery {
+    /// Its row in the outbox, when it was produced by a transaction of its own: delivering
+    /// removes the row in the transaction that journals the notification, so that it is
+    /// journaled exactly once, crash or not.
+    outbox: Option<i64>,
     invocation_id: String,
     frame: Frame,
+}
+
+impl Delivery {
+    /// A notification delivered in a transaction of its own (nothing to remove).
+    fn direct(invocation_id: String, frame: Frame) -> Self {
+        Delivery {
+            outbox: None,
+            invocation_id,
+            frame,
+        }
+    }
+}
+
+/// Writes a notification for another invocation into the outbox, in the transaction that
+/// produced it; [`Engine::deliver`] journals it at its target once that has committed, and
+/// recovery delivers what a crash left in the outbox.
+fn enqueue(
+    tx: &Transaction<'_>,
+    invocation_id: String,
+    frame: Frame,
+) -> rusqlite::Result<Delivery> {
+    tx.prepare_cached("INSERT INTO outbox (invocation_id, ty, payload) VALUES (?1, ?2, ?3)")?
+        .execute(params![
+            invocation_id,
+            frame.ty as i64,
+            frame.payload.as_ref()
+        ])?;
+    Ok(Delivery {
+        outbox: Some(tx.last_insert_rowid()),
+        invocation_id,
+        frame,
+    })
 }
 
 fn value_result(outcome: &Outcome) -> (Option<pb::Value>, Option<pb::Failure>) {
@@ -566,6 +796,7 @@ impl Engine {
     }
 
     async fn start(builder: EngineBuilder, store: Store) -> Result<Engine, EngineError> {
+        let retention = builder.retentions()?;
         let deployment = builder.deployment.map_err(EngineError::Discovery)?;
         let (services, content_type) = discover(&deployment).await?;
         let (shutdown, _) = tokio::sync::watch::channel(false);
@@ -578,6 +809,8 @@ impl Engine {
             retry: builder.retry,
             inactivity_timeout: builder.inactivity_timeout,
             abort_timeout: builder.abort_timeout,
+            retention,
+            cleanup_interval: builder.cleanup_interval,
             sched: Mutex::new(Sched::default()),
             crashes: Mutex::new(Vec::new()),
             timer_wake: Arc::new(Notify::new()),
@@ -588,65 +821,101 @@ impl Engine {
         engine.recover().await?;
         let timers = engine.clone();
         tokio::spawn(async move { timers.timer_loop().await });
+        let cleaner = engine.clone();
+        tokio::spawn(async move { cleaner.cleanup_loop().await });
         Ok(engine)
     }
 
-    /// Resumes what a previous run left unfinished.
+    /// Resumes what a previous run left unfinished, by the recovery rule of each status (see
+    /// [`InvocationStatus::recovery`]), then delivers what was left in the outbox.
     async fn recover(&self) -> Result<(), EngineError> {
-        let rows: Vec<(String, String, String, String, String, i64)> = self
+        type Row = (String, String, String, String, InvocationStatus);
+        let rows: Vec<Row> = self
             .inner
             .store
             .run(|tx| {
                 let mut stmt = tx.prepare(
-                    "SELECT id, service, key, kind, status, resume FROM invocations WHERE status IN ('running', 'suspended', 'inboxed') ORDER BY seq",
+                    "SELECT id, service, key, kind, status FROM invocations WHERE status != ?1 ORDER BY seq",
                 )?;
                 let rows = stmt
-                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+                    .query_map([InvocationStatus::Completed], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                    })?
                     .collect::<rusqlite::Result<Vec<_>>>()?;
                 Ok(rows)
             })
             .await?;
         let mut to_start = Vec::new();
+        let mut to_queue = Vec::new();
         {
             let mut sched = self.inner.sched.lock().unwrap();
-            for (id, service, key, kind, status, resume) in &rows {
-                if kind_from_str(kind).holds_key() && status != "inboxed" {
+            // First the keys already held, then the others in arrival order.
+            for (id, service, key, kind, status) in &rows {
+                if kind_from_str(kind).holds_key() && status.holds_key() {
                     sched
                         .held
                         .insert((service.clone(), key.clone()), id.clone());
                 }
-                if status == "running" || (status == "suspended" && *resume != 0) {
-                    to_start.push(id.clone());
-                }
             }
-            for (id, service, key, kind, status, _) in &rows {
-                if status == "inboxed" && kind_from_str(kind).holds_key() {
-                    let slot = (service.clone(), key.clone());
-                    if let std::collections::hash_map::Entry::Vacant(free) = sched.held.entry(slot)
-                    {
-                        free.insert(id.clone());
-                        to_start.push(id.clone());
+            for (id, service, key, kind, status) in &rows {
+                match status.recovery() {
+                    Recovery::Restart => to_start.push(id.clone()),
+                    Recovery::Admit | Recovery::Queue => {
+                        if !kind_from_str(kind).holds_key() {
+                            to_start.push(id.clone());
+                            continue;
+                        }
+                        match sched.held.entry((service.clone(), key.clone())) {
+                            std::collections::hash_map::Entry::Vacant(free) => {
+                                free.insert(id.clone());
+                                to_start.push(id.clone());
+                            }
+                            std::collections::hash_map::Entry::Occupied(_) => {
+                                if *status != InvocationStatus::Inboxed {
+                                    to_queue.push(id.clone());
+                                }
+                            }
+                        }
                     }
+                    Recovery::AwaitDelivery
+                    | Recovery::Timer
+                    | Recovery::Hold
+                    | Recovery::Nothing => {}
                 }
             }
         }
+        let (starting, queued) = (to_start.clone(), to_queue);
+        let outbox: Vec<Delivery> = self
+            .inner
+            .store
+            .run(move |tx| {
+                for id in &starting {
+                    set_status(tx, id, InvocationStatus::Running)?;
+                }
+                for id in &queued {
+                    set_status(tx, id, InvocationStatus::Inboxed)?;
+                }
+                let mut stmt =
+                    tx.prepare("SELECT id, invocation_id, ty, payload FROM outbox ORDER BY id")?;
+                let rows = stmt
+                    .query_map([], |r| {
+                        Ok(Delivery {
+                            outbox: Some(r.get(0)?),
+                            invocation_id: r.get(1)?,
+                            frame: raw_frame(
+                                r.get::<_, i64>(2)? as u16,
+                                Bytes::from(r.get::<_, Vec<u8>>(3)?),
+                            ),
+                        })
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(rows)
+            })
+            .await?;
         for id in to_start {
-            self.inner
-                .store
-                .run({
-                    let id = id.clone();
-                    move |tx| {
-                        tx.execute(
-                            "UPDATE invocations SET status = 'running', resume = 0 WHERE id = ?1",
-                            [&id],
-                        )?;
-                        Ok(())
-                    }
-                })
-                .await?;
             self.spawn_attempt(id);
         }
-        Ok(())
+        self.deliver(outbox).await
     }
 
     fn handler_kind(&self, target: &Target) -> Result<HandlerKind, EngineError> {
@@ -748,7 +1017,7 @@ impl Engine {
                     }
                 }
                 let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq) + 1, 1) FROM invocations", [], |r| r.get(0))?;
-                let status = if delayed { "scheduled" } else { "pending" };
+                let status = if delayed { InvocationStatus::Scheduled } else { InvocationStatus::Pending };
                 tx.execute(
                     "INSERT INTO invocations (id, seq, raw_id, service, handler, key, kind, status, run_at, idempotency_key, random_seed, created_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -799,17 +1068,15 @@ impl Engine {
         } else {
             true
         };
-        let status = if start { "running" } else { "inboxed" };
+        let status = if start {
+            InvocationStatus::Running
+        } else {
+            InvocationStatus::Inboxed
+        };
         let owned = id.to_owned();
         self.inner
             .store
-            .run(move |tx| {
-                tx.execute(
-                    "UPDATE invocations SET status = ?2 WHERE id = ?1",
-                    params![owned, status],
-                )?;
-                Ok(())
-            })
+            .run(move |tx| set_status(tx, &owned, status))
             .await?;
         if start {
             self.spawn_attempt(id.to_owned());
@@ -923,58 +1190,22 @@ impl Engine {
         awakeable_id: &str,
         outcome: &Outcome,
     ) -> Result<Delivery, EngineError> {
-        let invalid = |reason: String| EngineError::InvalidAwakeable {
-            id: awakeable_id.to_owned(),
-            reason,
-        };
-        let (raw, index) =
-            protocol::parse_awakeable_id(awakeable_id).map_err(|e| invalid(e.to_string()))?;
-        let target: Option<String> = self
-            .inner
+        let (id, outcome) = (awakeable_id.to_owned(), outcome.clone());
+        self.inner
             .store
-            .run(move |tx| {
-                tx.query_row("SELECT id FROM invocations WHERE raw_id = ?1", [raw], |r| {
-                    r.get(0)
-                })
-                .optional()
-            })
-            .await?;
-        let target =
-            target.ok_or_else(|| invalid("no invocation of this engine issued it".to_owned()))?;
-        let (value, failure) = value_result(outcome);
-        Ok(Delivery {
-            invocation_id: target,
-            frame: Frame::new(
-                protocol::SIGNAL_NOTIFICATION,
-                &pb::SignalNotificationMessage {
-                    signal_id: Some(pb::signal_notification_message::SignalId::Idx(index)),
-                    result: Some(match (value, failure) {
-                        (Some(v), _) => pb::signal_notification_message::Result::Value(v),
-                        (_, Some(f)) => pb::signal_notification_message::Result::Failure(f),
-                        _ => pb::signal_notification_message::Result::Void(pb::Void {}),
-                    }),
-                },
-            ),
-        })
+            .run(move |tx| awakeable_delivery(tx, &id, &outcome))
+            .await?
     }
 
     /// Cancels an invocation: it sees a cancellation at its next await, and its handler
     /// decides what to do (by default it ends with a terminal error 409).
     pub async fn cancel(&self, invocation_id: &str) -> Result<(), EngineError> {
         let id = invocation_id.to_owned();
-        let status: Option<String> = self
-            .inner
-            .store
-            .run(move |tx| {
-                tx.query_row("SELECT status FROM invocations WHERE id = ?1", [id], |r| {
-                    r.get(0)
-                })
-                .optional()
-            })
-            .await?;
-        match status.as_deref() {
+        let status: Option<InvocationStatus> =
+            self.inner.store.run(move |tx| read_status(tx, &id)).await?;
+        match status {
             None => Err(EngineError::UnknownInvocation(invocation_id.to_owned())),
-            Some("completed") => Ok(()),
+            Some(InvocationStatus::Completed) => Ok(()),
             Some(_) => {
                 let frame = Frame::new(
                     protocol::SIGNAL_NOTIFICATION,
@@ -985,11 +1216,8 @@ impl Engine {
                         result: Some(pb::signal_notification_message::Result::Void(pb::Void {})),
                     },
                 );
-                self.deliver(vec![Delivery {
-                    invocation_id: invocation_id.to_owned(),
-                    frame,
-                }])
-                .await
+                self.deliver(vec![Delivery::direct(invocation_id.to_owned(), frame)])
+                    .await
             }
         }
     }
@@ -1053,24 +1281,34 @@ impl Engine {
     }
 
     /// Appends notifications to their invocations' journals and delivers them: to the
-    /// attempt in flight, or by resuming a suspended invocation.
+    /// attempt in flight, or by resuming a suspended invocation. A delivery from the outbox
+    /// leaves it in the same transaction, so it is journaled once.
     async fn deliver(&self, deliveries: Vec<Delivery>) -> Result<(), EngineError> {
         for delivery in deliveries {
             let lock = self.journal_lock(&delivery.invocation_id);
             let _guard = lock.lock().await;
             let id = delivery.invocation_id.clone();
+            let outbox = delivery.outbox;
             let (ty, payload) = (delivery.frame.ty, delivery.frame.payload.clone());
-            let status: Option<String> = self
+            let status: Option<InvocationStatus> = self
                 .inner
                 .store
                 .run(move |tx| {
-                    let status: Option<String> =
-                        tx.query_row("SELECT status FROM invocations WHERE id = ?1", [&id], |r| r.get(0)).optional()?;
-                    match status.as_deref() {
-                        None | Some("completed") => {}
-                        Some("suspended") => {
+                    if let Some(row) = outbox
+                        && tx
+                            .prepare_cached("DELETE FROM outbox WHERE id = ?1")?
+                            .execute([row])?
+                            == 0
+                    {
+                        // Delivered already (by recovery, or before a crash).
+                        return Ok(None);
+                    }
+                    let status = read_status(tx, &id)?;
+                    match status {
+                        None | Some(InvocationStatus::Completed) => {}
+                        Some(InvocationStatus::Suspended) => {
                             append_entry(tx, &id, ty, &payload)?;
-                            tx.execute("UPDATE invocations SET status = 'running', resume = 0 WHERE id = ?1", [&id])?;
+                            set_status(tx, &id, InvocationStatus::Running)?;
                         }
                         Some(_) => {
                             append_entry(tx, &id, ty, &payload)?;
@@ -1079,9 +1317,11 @@ impl Engine {
                     Ok(status)
                 })
                 .await?;
-            match status.as_deref() {
-                Some("suspended") => self.spawn_attempt(delivery.invocation_id.clone()),
-                Some("completed") | None => {}
+            match status {
+                Some(InvocationStatus::Suspended) => {
+                    self.spawn_attempt(delivery.invocation_id.clone())
+                }
+                Some(InvocationStatus::Completed) | None => {}
                 Some(_) => {
                     let sender = self
                         .inner
@@ -1110,7 +1350,13 @@ impl Engine {
         let engine = self.clone();
         tokio::spawn(async move {
             if let Err(e) = engine.attempt(&id).await {
-                tracing::error!("invocation {id}: {e}");
+                // Not even the failure could be recorded (the store failed): the invocation
+                // is still `running` on file, so an attempt later is what recovery would do.
+                tracing::error!("invocation {id}: {e}; trying again in 1 s");
+                if !engine.is_shut_down() {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    engine.spawn_attempt(id);
+                }
             }
         });
     }
@@ -1158,9 +1404,10 @@ impl Engine {
                 .await;
             self.inner.sched.lock().unwrap().starting.remove(id);
             let Some((invocation, journal, state, lazy)) = loaded? else {
-                return Err(EngineError::UnknownInvocation(id.to_owned()));
+                tracing::warn!("invocation {id} is gone (purged); no attempt");
+                return Ok(());
             };
-            if invocation.status == "completed" {
+            if invocation.status.is_completed() {
                 return Ok(());
             }
             let start = pb::StartMessage {
@@ -1187,7 +1434,26 @@ impl Engine {
                 .insert(id.to_owned(), sender);
             invocation
         };
+        match self.drive(&invocation, &lock, receiver).await {
+            // An error of the engine's own (a frame that does not decode, a store that fails)
+            // ends the attempt like any failure: retried, or failed, with the reason.
+            Err(e) if !self.is_shut_down() => {
+                self.inner.sched.lock().unwrap().running.remove(id);
+                self.attempt_failed(&invocation, e.to_string(), None).await
+            }
+            other => other,
+        }
+    }
 
+    /// Runs one attempt of `invocation` whose journal was queued into `receiver`: sends the
+    /// request, processes what the endpoint answers, and records how the attempt ended.
+    async fn drive(
+        &self,
+        invocation: &Invocation,
+        lock: &tokio::sync::Mutex<()>,
+        receiver: mpsc::UnboundedReceiver<Bytes>,
+    ) -> Result<(), EngineError> {
+        let id = invocation.id.as_str();
         // Fused: the endpoint may poll the request body again after it ended.
         let body = http_body_util::StreamBody::new(futures::StreamExt::fuse(
             futures::stream::unfold(receiver, |mut rx| async move {
@@ -1215,12 +1481,13 @@ impl Engine {
             Ok(response) => response,
             Err(e) => {
                 self.inner.sched.lock().unwrap().running.remove(id);
-                return self.attempt_failed(&invocation, e.to_string(), None).await;
+                return self.attempt_failed(invocation, e.to_string(), None).await;
             }
         };
         let status = response.status();
         let mut body = response.into_body();
         if !status.is_success() {
+            self.inner.sched.lock().unwrap().running.remove(id);
             let text = body
                 .collect()
                 .await
@@ -1228,7 +1495,7 @@ impl Engine {
                 .unwrap_or_default();
             return self
                 .attempt_failed(
-                    &invocation,
+                    invocation,
                     format!(
                         "the endpoint answered {status}: {}",
                         String::from_utf8_lossy(&text)
@@ -1238,7 +1505,7 @@ impl Engine {
                 .await;
         }
 
-        let config = self.config_of(&invocation);
+        let config = self.config_of(invocation);
         let inactivity = config
             .inactivity_timeout
             .unwrap_or(self.inner.inactivity_timeout);
@@ -1270,7 +1537,7 @@ impl Engine {
                     drop(body);
                     return self
                         .attempt_failed(
-                            &invocation,
+                            invocation,
                             format!(
                                 "aborted: no progress for the inactivity timeout ({inactivity:?}), then no suspension within the abort timeout ({abort:?})"
                             ),
@@ -1283,7 +1550,7 @@ impl Engine {
                     self.inner.sched.lock().unwrap().running.remove(id);
                     return self
                         .attempt_failed(
-                            &invocation,
+                            invocation,
                             format!("the response stream failed: {e}"),
                             None,
                         )
@@ -1302,48 +1569,48 @@ impl Engine {
                     Err(e) => {
                         self.inner.sched.lock().unwrap().running.remove(id);
                         return self
-                            .attempt_failed(&invocation, format!("protocol error: {e}"), None)
+                            .attempt_failed(invocation, format!("protocol error: {e}"), None)
                             .await;
                     }
                 };
                 let step = if frame.ty == protocol::PROPOSE_RUN_COMPLETION {
-                    self.step_name(&invocation, &frame).await?
+                    self.step_name(invocation, &frame).await?
                 } else {
                     None
                 };
                 if let Some(name) = &step
                     && self.take_crash(
-                        &invocation,
+                        invocation,
                         |p| matches!(p, CrashPoint::BeforeStepCompletes(n) if n == name),
                     )
                 {
                     self.inner.sched.lock().unwrap().running.remove(id);
                     return self
                         .attempt_failed(
-                            &invocation,
+                            invocation,
                             "injected crash (before a step's result was journaled)".to_owned(),
                             None,
                         )
                         .await;
                 }
-                match self.on_frame(&invocation, &lock, frame).await? {
+                match self.on_frame(invocation, lock, frame).await? {
                     FrameOutcome::Continue
-                        if self.crash_after(&invocation, step.as_deref()).await? =>
+                        if self.crash_after(invocation, step.as_deref()).await? =>
                     {
                         self.inner.sched.lock().unwrap().running.remove(id);
                         return self
-                            .attempt_failed(&invocation, "injected crash".to_owned(), None)
+                            .attempt_failed(invocation, "injected crash".to_owned(), None)
                             .await;
                     }
                     FrameOutcome::Continue => {}
                     FrameOutcome::Ended => ended = true,
                     FrameOutcome::Suspended(awaited) => {
                         self.inner.sched.lock().unwrap().running.remove(id);
-                        return self.suspend(&invocation, awaited).await;
+                        return self.suspend(invocation, awaited).await;
                     }
                     FrameOutcome::Failed(message, delay) => {
                         self.inner.sched.lock().unwrap().running.remove(id);
-                        return self.attempt_failed(&invocation, message, delay).await;
+                        return self.attempt_failed(invocation, message, delay).await;
                     }
                 }
             }
@@ -1353,10 +1620,10 @@ impl Engine {
         }
         self.inner.sched.lock().unwrap().running.remove(id);
         if ended {
-            self.finish(&invocation).await
+            self.finish(invocation, None).await
         } else {
             self.attempt_failed(
-                &invocation,
+                invocation,
                 "the endpoint closed the stream without ending the invocation".to_owned(),
                 None,
             )
@@ -1399,9 +1666,8 @@ impl Engine {
                 ));
             }
             protocol::PROPOSE_RUN_COMPLETION => {
-                let message: pb::ProposeRunCompletionMessage = frame
-                    .decode_as()
-                    .map_err(|e| EngineError::Discovery(e.to_string()))?;
+                let message: pb::ProposeRunCompletionMessage =
+                    frame.decode_as().map_err(|e| undecodable(&frame, e))?;
                 let result = match message.result {
                     Some(pb::propose_run_completion_message::Result::Value(v)) => {
                         pb::run_completion_notification_message::Result::Value(pb::Value {
@@ -1422,11 +1688,8 @@ impl Engine {
                         result: Some(result),
                     },
                 );
-                self.deliver(vec![Delivery {
-                    invocation_id: invocation.id.clone(),
-                    frame: notification,
-                }])
-                .await?;
+                self.deliver(vec![Delivery::direct(invocation.id.clone(), notification)])
+                    .await?;
                 return Ok(FrameOutcome::Continue);
             }
             ty if protocol::is_command(ty) => {}
@@ -1451,8 +1714,7 @@ impl Engine {
     ) -> Result<Vec<Effect>, EngineError> {
         let inv = invocation.clone();
         let now = now_ms(&*self.inner.clock);
-        let mut command =
-            Command::decode(&frame).map_err(|e| EngineError::Discovery(e.to_string()))?;
+        let mut command = Command::decode(&frame).map_err(|e| undecodable(&frame, e))?;
         if let Command::Call(call) | Command::OneWayCall(call) = &mut command {
             let target =
                 Target::keyed(call.service.clone(), call.key.clone(), call.handler.clone());
@@ -1654,10 +1916,8 @@ impl Engine {
                     ChildStart::Later => effects.push(Effect::WakeTimers),
                     ChildStart::Existing(Some(outcome)) => {
                         if let Some(completion_id) = call.result_completion_id {
-                            effects.push(Effect::Deliver(Delivery {
-                                invocation_id: inv.id.clone(),
-                                frame: call_completion_frame(completion_id, &outcome),
-                            }));
+                            let frame = call_completion_frame(completion_id, &outcome);
+                            effects.push(Effect::Deliver(enqueue(tx, inv.id.clone(), frame)?));
                         }
                     }
                     ChildStart::Existing(None) => {}
@@ -1714,14 +1974,12 @@ impl Engine {
                     )?;
                     let target = promise_target(&inv.service, &inv.key, &name);
                     for (waiter, completion) in take_waiters(tx, "promise", &target)? {
-                        effects.push(Effect::Deliver(Delivery {
-                            invocation_id: waiter,
-                            frame: promise_frame(
-                                protocol::GET_PROMISE_COMPLETION_NOTIFICATION,
-                                completion,
-                                Some(&outcome),
-                            ),
-                        }));
+                        let frame = promise_frame(
+                            protocol::GET_PROMISE_COMPLETION_NOTIFICATION,
+                            completion,
+                            Some(&outcome),
+                        );
+                        effects.push(Effect::Deliver(enqueue(tx, waiter, frame)?));
                     }
                     pb::complete_promise_completion_notification_message::Result::Void(pb::Void {})
                 };
@@ -1737,13 +1995,20 @@ impl Engine {
                 )?;
             }
             Command::SendSignal { target, frame } => {
-                effects.push(Effect::Deliver(Delivery {
-                    invocation_id: target,
-                    frame,
-                }));
+                effects.push(Effect::Deliver(enqueue(tx, target, frame)?));
             }
             Command::CompleteAwakeable { id, outcome } => {
-                effects.push(Effect::Awakeable { id, outcome });
+                match awakeable_delivery(tx, &id, &outcome)? {
+                    Ok(delivery) => effects.push(Effect::Deliver(enqueue(
+                        tx,
+                        delivery.invocation_id,
+                        delivery.frame,
+                    )?)),
+                    Err(e) => tracing::warn!(
+                        "invocation {} completed an awakeable that cannot be delivered: {e}",
+                        inv.id
+                    ),
+                }
             }
             Command::Attach(target, completion_id) | Command::GetOutput(target, completion_id) => {
                 let (completion_id, attach) = completion_id;
@@ -1838,7 +2103,7 @@ impl Engine {
                 call.handler,
                 call.key,
                 kind.as_str(),
-                if later { "scheduled" } else { "pending" },
+                if later { InvocationStatus::Scheduled } else { InvocationStatus::Pending },
                 run_at,
                 call.idempotency_key,
                 seed as i64,
@@ -1885,16 +2150,6 @@ impl Engine {
                 kind,
             } => self.admit(&id, &service, &key, kind).await,
             Effect::Deliver(delivery) => self.deliver(vec![delivery]).await,
-            Effect::Awakeable { id, outcome } => match self.awakeable_delivery(&id, &outcome).await
-            {
-                Ok(delivery) => self.deliver(vec![delivery]).await,
-                Err(e) => {
-                    tracing::warn!(
-                        "a handler completed an awakeable that cannot be delivered: {e}"
-                    );
-                    Ok(())
-                }
-            },
         }
     }
 
@@ -1927,10 +2182,14 @@ impl Engine {
                         _ => false,
                     }
                 });
-                let status = if ready { "running" } else { "suspended" };
+                let status = if ready {
+                    InvocationStatus::Running
+                } else {
+                    InvocationStatus::Suspended
+                };
                 tx.execute(
-                    "UPDATE invocations SET status = ?2 WHERE id = ?1 AND status != 'completed'",
-                    params![id, status],
+                    "UPDATE invocations SET status = ?2 WHERE id = ?1 AND status != ?3",
+                    params![id, status, InvocationStatus::Completed],
                 )?;
                 Ok(ready)
             })
@@ -1962,28 +2221,26 @@ impl Engine {
             invocation.service,
             invocation.handler
         );
+        if give_up && !pause {
+            // Killed by the policy: the failure and the completion in one transaction.
+            return self
+                .finish(invocation, Some((attempts, (500, message))))
+                .await;
+        }
         let id = invocation.id.clone();
         let run_at = now_ms(&*self.inner.clock) + delay.as_millis() as i64;
-        let text = message.clone();
+        let (status, next) = if pause {
+            (InvocationStatus::Paused, None)
+        } else {
+            (InvocationStatus::Backoff, Some(run_at))
+        };
         self.inner
             .store
             .run(move |tx| {
-                if pause {
-                    tx.execute(
-                        "UPDATE invocations SET status = 'paused', attempts = ?2, last_error = ?3 WHERE id = ?1",
-                        params![id, attempts, text],
-                    )?;
-                } else if give_up {
-                    tx.execute(
-                        "UPDATE invocations SET attempts = ?2, last_error = ?3, failure_code = 500, failure_message = ?3, result_value = NULL WHERE id = ?1",
-                        params![id, attempts, text],
-                    )?;
-                } else {
-                    tx.execute(
-                        "UPDATE invocations SET status = 'backoff', attempts = ?2, run_at = ?3, last_error = ?4 WHERE id = ?1",
-                        params![id, attempts, run_at, text],
-                    )?;
-                }
+                tx.execute(
+                    "UPDATE invocations SET status = ?2, attempts = ?3, run_at = COALESCE(?4, run_at), last_error = ?5 WHERE id = ?1",
+                    params![id, status, attempts, next, message],
+                )?;
                 Ok(())
             })
             .await?;
@@ -1992,13 +2249,10 @@ impl Engine {
                 "invocation {} paused after {attempts} attempts; resume it from the admin API",
                 invocation.id
             );
-            Ok(())
-        } else if give_up {
-            self.finish(invocation).await
         } else {
             self.inner.timer_wake.notify_one();
-            Ok(())
         }
+        Ok(())
     }
 
     /// What the deployment declared for the invocation's handler.
@@ -2018,7 +2272,12 @@ impl Engine {
         let resumed = self
             .inner
             .store
-            .run(move |tx| Ok(tx.execute("UPDATE invocations SET status = 'running', attempts = 0 WHERE id = ?1 AND status = 'paused'", [&id])? == 1))
+            .run(move |tx| {
+                Ok(tx.execute(
+                    "UPDATE invocations SET status = ?2, attempts = 0 WHERE id = ?1 AND status = ?3",
+                    params![id, InvocationStatus::Running, InvocationStatus::Paused],
+                )? == 1)
+            })
             .await?;
         if resumed {
             self.spawn_attempt(invocation_id.to_owned());
@@ -2030,29 +2289,66 @@ impl Engine {
         }
     }
 
-    /// Marks the invocation completed, tells whoever waits, and frees its key.
-    async fn finish(&self, invocation: &Invocation) -> Result<(), EngineError> {
+    /// How long a completed invocation keeps its journal, and its record (what `attach`,
+    /// `output` and the idempotency key see), as restate-server: a workflow's run for the
+    /// workflow retention, a call with an idempotency key for the idempotency retention,
+    /// others for the journal retention.
+    fn retention_of(&self, invocation: &Invocation) -> (Duration, Duration) {
+        let config = self.config_of(invocation);
+        let defaults = &self.inner.retention;
+        let journal = config.journal_retention.unwrap_or(defaults.journal);
+        let record = if invocation.kind == HandlerKind::WorkflowRun {
+            config.workflow_retention.unwrap_or(defaults.workflow)
+        } else if invocation.idempotency_key.is_some() {
+            config.idempotency_retention.unwrap_or(defaults.idempotency)
+        } else {
+            journal
+        };
+        (journal.min(record), record)
+    }
+
+    /// Marks the invocation completed (with `failure`, the attempts so far and a terminal
+    /// error, when it did not end by itself), tells whoever waits, and frees its key. What
+    /// waits in other invocations is told through the outbox, in the same transaction.
+    async fn finish(
+        &self,
+        invocation: &Invocation,
+        failure: Option<(u32, (u16, String))>,
+    ) -> Result<(), EngineError> {
         let id = invocation.id.clone();
         let now = now_ms(&*self.inner.clock);
-        let (outcome, waiters) = self
+        let (journal, record) = self.retention_of(invocation);
+        let expires =
+            |d: Duration| now.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let (journal_expires, record_expires) = (expires(journal), expires(record));
+        let (outcome, deliveries) = self
             .inner
             .store
             .run(move |tx| {
+                if let Some((attempts, (code, message))) = &failure {
+                    tx.execute(
+                        "UPDATE invocations SET attempts = ?2, last_error = ?4, failure_code = ?3, failure_message = ?4, result_value = NULL WHERE id = ?1",
+                        params![id, attempts, code, message],
+                    )?;
+                }
                 tx.execute(
-                    "UPDATE invocations SET status = 'completed', completed_at = ?2 WHERE id = ?1",
-                    params![id, now],
+                    "UPDATE invocations SET status = ?2, completed_at = ?3, journal_expires_at = ?4, record_expires_at = ?5 WHERE id = ?1",
+                    params![id, InvocationStatus::Completed, now, journal_expires, record_expires],
                 )?;
+                // What it still waited for will never matter.
+                tx.prepare_cached("DELETE FROM timers WHERE invocation_id = ?1")?.execute([&id])?;
+                tx.prepare_cached("DELETE FROM waiters WHERE invocation_id = ?1")?.execute([&id])?;
                 let outcome = read_outcome(tx, &id)?.flatten().unwrap_or(Ok(Bytes::new()));
-                let mut waiters = take_waiters(tx, "call", &id)?
-                    .into_iter()
-                    .map(|(w, c)| (w, c, true))
-                    .collect::<Vec<_>>();
-                waiters.extend(
-                    take_waiters(tx, "attach", &id)?
-                        .into_iter()
-                        .map(|(w, c)| (w, c, false)),
-                );
-                Ok((outcome, waiters))
+                let mut deliveries = Vec::new();
+                for (waiter, completion) in take_waiters(tx, "call", &id)? {
+                    let frame = call_completion_frame(completion, &outcome);
+                    deliveries.push(enqueue(tx, waiter, frame)?);
+                }
+                for (waiter, completion) in take_waiters(tx, "attach", &id)? {
+                    let frame = output_frame(true, completion, Some(&outcome));
+                    deliveries.push(enqueue(tx, waiter, frame)?);
+                }
+                Ok((outcome, deliveries))
             })
             .await?;
         let watchers = self
@@ -2066,17 +2362,6 @@ impl Engine {
         for watcher in watchers {
             let _ = watcher.send(outcome.clone());
         }
-        let deliveries = waiters
-            .into_iter()
-            .map(|(waiter, completion, is_call)| Delivery {
-                invocation_id: waiter,
-                frame: if is_call {
-                    call_completion_frame(completion, &outcome)
-                } else {
-                    output_frame(true, completion, Some(&outcome))
-                },
-            })
-            .collect();
         self.deliver(deliveries).await?;
         self.inner
             .sched
@@ -2113,13 +2398,13 @@ impl Engine {
             .run(move |tx| {
                 let next: Option<String> = tx
                     .query_row(
-                        "SELECT id FROM invocations WHERE service = ?1 AND key = ?2 AND status = 'inboxed' ORDER BY seq LIMIT 1",
-                        params![s, k],
+                        "SELECT id FROM invocations WHERE service = ?1 AND key = ?2 AND status = ?3 ORDER BY seq LIMIT 1",
+                        params![s, k, InvocationStatus::Inboxed],
                         |r| r.get(0),
                     )
                     .optional()?;
                 if let Some(next) = &next {
-                    tx.execute("UPDATE invocations SET status = 'running' WHERE id = ?1", [next])?;
+                    set_status(tx, next, InvocationStatus::Running)?;
                 }
                 Ok(next)
             })
@@ -2164,32 +2449,43 @@ impl Engine {
                 .inner
                 .store
                 .run(move |tx| {
-                    let mut stmt = tx.prepare("SELECT id, invocation_id, completion_id FROM timers WHERE fire_at <= ?1 ORDER BY fire_at")?;
+                    // Fired timers become notifications in the outbox, in the transaction that
+                    // removes them: a crash in between loses neither.
+                    let mut stmt = tx.prepare_cached("SELECT id, invocation_id, completion_id FROM timers WHERE fire_at <= ?1 ORDER BY fire_at")?;
                     let timers = stmt
                         .query_map([now], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)? as u32)))?
                         .collect::<rusqlite::Result<Vec<_>>>()?;
-                    for (id, _, _) in &timers {
-                        tx.execute("DELETE FROM timers WHERE id = ?1", [id])?;
+                    let mut deliveries = Vec::with_capacity(timers.len());
+                    for (id, invocation_id, completion_id) in timers {
+                        tx.prepare_cached("DELETE FROM timers WHERE id = ?1")?.execute([id])?;
+                        let frame = Frame::new(
+                            protocol::SLEEP_COMPLETION_NOTIFICATION,
+                            &pb::SleepCompletionNotificationMessage {
+                                completion_id,
+                                void: Some(pb::Void {}),
+                            },
+                        );
+                        deliveries.push(enqueue(tx, invocation_id, frame)?);
                     }
-                    let mut stmt = tx.prepare(
-                        "SELECT id, service, key, kind, status FROM invocations WHERE status IN ('scheduled', 'backoff') AND run_at <= ?1 ORDER BY seq",
+                    let mut stmt = tx.prepare_cached(
+                        "SELECT id, service, key, kind, status FROM invocations WHERE status IN (?2, ?3) AND run_at <= ?1 ORDER BY seq",
                     )?;
                     let invocations = stmt
-                        .query_map([now], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, String>(4)?)))?
+                        .query_map(params![now, InvocationStatus::Scheduled, InvocationStatus::Backoff], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, InvocationStatus>(4)?)))?
                         .collect::<rusqlite::Result<Vec<_>>>()?;
                     for (id, _, _, _, status) in &invocations {
-                        let next = if status == "backoff" { "running" } else { "pending" };
-                        tx.execute("UPDATE invocations SET status = ?2 WHERE id = ?1", params![id, next])?;
+                        let next = if *status == InvocationStatus::Backoff {
+                            InvocationStatus::Running
+                        } else {
+                            InvocationStatus::Pending
+                        };
+                        set_status(tx, id, next)?;
                     }
-                    let next: Option<i64> = tx.query_row(
-                        "SELECT MIN(t) FROM (SELECT MIN(fire_at) AS t FROM timers UNION ALL SELECT MIN(run_at) FROM invocations WHERE status IN ('scheduled', 'backoff'))",
-                        [],
-                        |r| r.get(0),
-                    )?;
-                    Ok((timers, invocations, next))
+                    let next = next_due(tx)?;
+                    Ok((deliveries, invocations, next))
                 })
                 .await;
-            let (timers, invocations, next) = match due {
+            let (deliveries, invocations, next) = match due {
                 Ok(due) => due,
                 Err(e) => {
                     tracing::error!("engine timers: {e}");
@@ -2197,26 +2493,11 @@ impl Engine {
                     continue;
                 }
             };
-            for (_, invocation_id, completion_id) in timers {
-                let frame = Frame::new(
-                    protocol::SLEEP_COMPLETION_NOTIFICATION,
-                    &pb::SleepCompletionNotificationMessage {
-                        completion_id,
-                        void: Some(pb::Void {}),
-                    },
-                );
-                if let Err(e) = self
-                    .deliver(vec![Delivery {
-                        invocation_id,
-                        frame,
-                    }])
-                    .await
-                {
-                    tracing::error!("engine timers: {e}");
-                }
+            if let Err(e) = self.deliver(deliveries).await {
+                tracing::error!("engine timers: {e}");
             }
             for (id, service, key, kind, status) in invocations {
-                let result = if status == "backoff" {
+                let result = if status == InvocationStatus::Backoff {
                     self.spawn_attempt(id);
                     Ok(())
                 } else {
@@ -2346,17 +2627,7 @@ impl Engine {
 
     /// When the next timer, delayed invocation or retry is due, if any.
     pub async fn next_timer(&self) -> Result<Option<std::time::SystemTime>, EngineError> {
-        let next: Option<i64> = self
-            .inner
-            .store
-            .run(|tx| {
-                tx.query_row(
-                    "SELECT MIN(t) FROM (SELECT MIN(fire_at) AS t FROM timers UNION ALL SELECT MIN(run_at) FROM invocations WHERE status IN ('scheduled', 'backoff'))",
-                    [],
-                    |r| r.get(0),
-                )
-            })
-            .await?;
+        let next: Option<i64> = self.inner.store.run(next_due).await?;
         Ok(next.map(|ms| std::time::UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)))
     }
 
@@ -2428,23 +2699,21 @@ impl Engine {
                     "INSERT INTO promises (service, key, name, value, failure_code, failure_message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                     params![s, k, n, value, code, message],
                 )?;
-                Ok(Some(take_waiters(tx, "promise", &promise_target(&s, &k, &n))?))
+                let mut deliveries = Vec::new();
+                for (waiter, completion) in take_waiters(tx, "promise", &promise_target(&s, &k, &n))? {
+                    let frame = promise_frame(
+                        protocol::GET_PROMISE_COMPLETION_NOTIFICATION,
+                        completion,
+                        Some(&o),
+                    );
+                    deliveries.push(enqueue(tx, waiter, frame)?);
+                }
+                Ok(Some(deliveries))
             })
             .await?;
-        let Some(waiters) = waiters else {
+        let Some(deliveries) = waiters else {
             return Ok(false);
         };
-        let deliveries = waiters
-            .into_iter()
-            .map(|(invocation_id, completion)| Delivery {
-                invocation_id,
-                frame: promise_frame(
-                    protocol::GET_PROMISE_COMPLETION_NOTIFICATION,
-                    completion,
-                    Some(&outcome),
-                ),
-            })
-            .collect();
         self.deliver(deliveries).await?;
         Ok(true)
     }
@@ -2465,11 +2734,8 @@ enum Effect {
         key: String,
         kind: HandlerKind,
     },
+    /// A notification for another invocation, in the outbox already.
     Deliver(Delivery),
-    Awakeable {
-        id: String,
-        outcome: Outcome,
-    },
 }
 
 enum ChildStart {
@@ -2926,6 +3192,14 @@ fn notification_id(frame: &Frame) -> Option<NotificationId> {
     // Every completion notification keeps its completion id in field 1; read just that.
     let message: pb::SleepCompletionNotificationMessage = frame.decode_as().ok()?;
     Some(NotificationId::Completion(message.completion_id))
+}
+
+/// The error for a message from the endpoint that does not decode.
+fn undecodable(frame: &Frame, error: impl std::fmt::Display) -> EngineError {
+    EngineError::Protocol(format!(
+        "the endpoint sent a {} that does not decode: {error}",
+        protocol::type_name(frame.ty)
+    ))
 }
 
 fn hex(bytes: &[u8]) -> String {

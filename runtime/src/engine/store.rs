@@ -1,5 +1,9 @@
 //! The engine's storage: one SQLite file (WAL), written by one thread that groups the work
 //! of many callers into one transaction, so one fsync covers many steps.
+//!
+//! A caller's work is durable once [`Store::run`] returns: the reply is sent only after the
+//! transaction that holds it has committed. The schema lives here with its version; a file
+//! of an older version is migrated at open, a newer or foreign one is refused.
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use std::path::Path;
@@ -7,7 +11,11 @@ use std::sync::mpsc;
 
 /// What identifies our files: a foreign or newer file is refused at open.
 const SCHEMA_ID: &str = "restate-rs-engine";
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
+
+/// Called on the storage thread after each commit, with the number of commits so far (from
+/// 1). Crash tests stop the process there, at every commit boundary in turn.
+pub(crate) type CommitHook = std::sync::Arc<dyn Fn(u64) + Send + Sync>;
 
 /// Why the store failed.
 #[derive(Debug, thiserror::Error)]
@@ -62,10 +70,16 @@ CREATE TABLE IF NOT EXISTS invocations (
     failure_message TEXT,
     last_error TEXT,
     created_at INTEGER NOT NULL,
-    completed_at INTEGER
+    completed_at INTEGER,
+    journal_expires_at INTEGER,
+    record_expires_at INTEGER
 );
 CREATE INDEX IF NOT EXISTS invocations_by_key ON invocations (service, key, status, seq);
 CREATE INDEX IF NOT EXISTS invocations_by_status ON invocations (status, run_at);
+CREATE INDEX IF NOT EXISTS invocations_by_record_expiry ON invocations (record_expires_at)
+    WHERE record_expires_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS invocations_by_journal_expiry ON invocations (journal_expires_at)
+    WHERE journal_expires_at IS NOT NULL;
 CREATE TABLE IF NOT EXISTS journal (
     invocation_id TEXT NOT NULL,
     idx INTEGER NOT NULL,
@@ -89,6 +103,7 @@ CREATE TABLE IF NOT EXISTS waiters (
     completion_id INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS waiters_by_target ON waiters (kind, target);
+CREATE INDEX IF NOT EXISTS waiters_by_invocation ON waiters (invocation_id);
 CREATE TABLE IF NOT EXISTS timers (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     fire_at INTEGER NOT NULL,
@@ -96,16 +111,41 @@ CREATE TABLE IF NOT EXISTS timers (
     completion_id INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS timers_by_time ON timers (fire_at);
+CREATE INDEX IF NOT EXISTS timers_by_invocation ON timers (invocation_id);
 CREATE TABLE IF NOT EXISTS idempotency (
     service TEXT NOT NULL, key TEXT NOT NULL, handler TEXT NOT NULL, idempotency_key TEXT NOT NULL,
     invocation_id TEXT NOT NULL,
     PRIMARY KEY (service, key, handler, idempotency_key)
 );
+-- Notifications on their way to another invocation, written in the transaction that produced
+-- them and removed in the one that journals them at their target: none is lost in between.
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    invocation_id TEXT NOT NULL,
+    ty INTEGER NOT NULL,
+    payload BLOB NOT NULL
+);
+"#;
+
+/// From version 1: retention (expiry times of completed invocations, their journals) and the
+/// outbox. Completed invocations of a version 1 file get restate-server's default retention
+/// (one day) from their completion.
+const MIGRATE_1_TO_2: &str = r#"
+ALTER TABLE invocations ADD COLUMN journal_expires_at INTEGER;
+ALTER TABLE invocations ADD COLUMN record_expires_at INTEGER;
+UPDATE invocations SET journal_expires_at = completed_at + 86400000,
+                       record_expires_at = completed_at + 86400000
+    WHERE status = 'completed';
+UPDATE meta SET value = '2' WHERE name = 'version';
 "#;
 
 impl Store {
     /// Opens (creating if needed) the database at `path`, or an in-memory one for `None`.
-    pub(crate) fn open(path: Option<&Path>, durable: bool) -> Result<Self, StoreError> {
+    pub(crate) fn open(
+        path: Option<&Path>,
+        durable: bool,
+        hook: Option<CommitHook>,
+    ) -> Result<Self, StoreError> {
         let shown = path.map_or_else(|| ":memory:".to_owned(), |p| p.display().to_string());
         let connection = match path {
             Some(p) => Connection::open(p),
@@ -120,7 +160,7 @@ impl Store {
         let thread_path = shown.clone();
         std::thread::Builder::new()
             .name("restate-rs-store".to_owned())
-            .spawn(move || writer(connection, receiver, thread_path))
+            .spawn(move || writer(connection, receiver, thread_path, hook))
             .map_err(|e| StoreError::Open {
                 path: shown.clone(),
                 message: format!("cannot start the storage thread: {e}"),
@@ -183,6 +223,14 @@ fn prepare(connection: &Connection, path: &str, durable: bool) -> Result<(), Sto
             .map_err(|e| foreign(e.to_string()))?;
         match (id.as_deref(), version.and_then(|v| v.parse::<i64>().ok())) {
             (Some(SCHEMA_ID), Some(SCHEMA_VERSION)) => {}
+            (Some(SCHEMA_ID), Some(1)) => {
+                connection
+                    .execute_batch(&format!("BEGIN; {MIGRATE_1_TO_2} COMMIT;"))
+                    .map_err(|e| StoreError::Open {
+                        path: path.to_owned(),
+                        message: format!("cannot migrate it from schema version 1: {e}"),
+                    })?;
+            }
             (Some(SCHEMA_ID), Some(v)) => {
                 return Err(foreign(format!(
                     "its schema version {v} is not {SCHEMA_VERSION}"
@@ -194,6 +242,9 @@ fn prepare(connection: &Connection, path: &str, durable: bool) -> Result<(), Sto
     connection.pragma_update(None, "journal_mode", "WAL")?;
     connection.pragma_update(None, "synchronous", if durable { "FULL" } else { "OFF" })?;
     connection.pragma_update(None, "foreign_keys", "OFF")?;
+    // After a checkpoint the WAL is cut back to this size, so that it does not keep the
+    // largest size it ever had; freed pages of the database itself are reused by SQLite.
+    connection.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
     connection.execute_batch(SCHEMA)?;
     connection.execute(
         "INSERT OR IGNORE INTO meta (name, value) VALUES ('schema', ?1), ('version', ?2)",
@@ -202,7 +253,13 @@ fn prepare(connection: &Connection, path: &str, durable: bool) -> Result<(), Sto
     Ok(())
 }
 
-fn writer(mut connection: Connection, jobs: mpsc::Receiver<Job>, path: String) {
+fn writer(
+    mut connection: Connection,
+    jobs: mpsc::Receiver<Job>,
+    path: String,
+    hook: Option<CommitHook>,
+) {
+    let mut commits: u64 = 0;
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while let Ok(more) = jobs.try_recv() {
@@ -219,7 +276,13 @@ fn writer(mut connection: Connection, jobs: mpsc::Receiver<Job>, path: String) {
                     replies.push(run_in_savepoint(&tx, job));
                 }
                 match tx.commit() {
-                    Ok(()) => true,
+                    Ok(()) => {
+                        commits += 1;
+                        if let Some(hook) = &hook {
+                            hook(commits);
+                        }
+                        true
+                    }
                     Err(e) => {
                         tracing::error!("engine database {path}: commit failed: {e}");
                         false

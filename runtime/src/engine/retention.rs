@@ -1,0 +1,137 @@
+//! Retention, as restate-server does it: a completed invocation keeps its journal for the
+//! journal retention, and its record (its output, its idempotency key, a workflow's state and
+//! promises) for the retention of its kind; then it is purged. Expiry times are written when an
+//! invocation completes ([`Engine::finish`](super::Engine)); a background task purges what has
+//! expired, in small batches, each its own short transaction among the others.
+
+use super::status::InvocationStatus;
+use super::{Engine, EngineError, HandlerKind, kind_from_str, now_ms};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+/// Records purged per transaction: small enough that calls queued behind a batch wait for
+/// milliseconds, not seconds.
+const BATCH: usize = 256;
+
+/// Removes a completed invocation and everything kept for it. Returns false when there is no
+/// such invocation.
+fn purge_invocation(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<bool> {
+    let row: Option<(String, String, String, String, Option<String>)> = tx
+        .prepare_cached(
+            "SELECT service, key, handler, kind, idempotency_key FROM invocations WHERE id = ?1",
+        )?
+        .query_row([id], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })
+        .optional()?;
+    let Some((service, key, handler, kind, idempotency_key)) = row else {
+        return Ok(false);
+    };
+    purge_journal(tx, id)?;
+    if let Some(idempotency_key) = idempotency_key {
+        tx.prepare_cached(
+            "DELETE FROM idempotency WHERE service = ?1 AND key = ?2 AND handler = ?3 AND idempotency_key = ?4 AND invocation_id = ?5",
+        )?
+        .execute(params![service, key, handler, idempotency_key, id])?;
+    }
+    if kind_from_str(&kind) == HandlerKind::WorkflowRun {
+        // A workflow's state and promises go with its run: its id can run again.
+        tx.prepare_cached("DELETE FROM state WHERE service = ?1 AND key = ?2")?
+            .execute(params![service, key])?;
+        tx.prepare_cached("DELETE FROM promises WHERE service = ?1 AND key = ?2")?
+            .execute(params![service, key])?;
+    }
+    tx.prepare_cached("DELETE FROM invocations WHERE id = ?1")?
+        .execute([id])?;
+    Ok(true)
+}
+
+fn purge_journal(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached("DELETE FROM journal WHERE invocation_id = ?1")?
+        .execute([id])?;
+    tx.prepare_cached("UPDATE invocations SET journal_expires_at = NULL WHERE id = ?1")?
+        .execute([id])?;
+    Ok(())
+}
+
+/// Purges up to [`BATCH`] expired records, then up to [`BATCH`] expired journals; returns how
+/// many it purged.
+fn purge_expired(tx: &Transaction<'_>, now: i64) -> rusqlite::Result<usize> {
+    let expired = |sql: &str| -> rusqlite::Result<Vec<String>> {
+        tx.prepare_cached(sql)?
+            .query_map(params![now, BATCH as i64], |r| r.get(0))?
+            .collect()
+    };
+    let records = expired(
+        "SELECT id FROM invocations WHERE record_expires_at <= ?1 ORDER BY record_expires_at LIMIT ?2",
+    )?;
+    for id in &records {
+        purge_invocation(tx, id)?;
+    }
+    let journals = expired(
+        "SELECT id FROM invocations WHERE journal_expires_at <= ?1 ORDER BY journal_expires_at LIMIT ?2",
+    )?;
+    for id in &journals {
+        purge_journal(tx, id)?;
+    }
+    Ok(records.len() + journals.len())
+}
+
+impl Engine {
+    /// Removes a completed invocation now, as restate-server's `PATCH /invocations/{id}/purge`:
+    /// its journal, its output, its idempotency key (a new request with that key runs anew)
+    /// and, for a workflow's run, the workflow's state and promises (its id can run again).
+    /// An invocation that has not completed is refused: cancel or kill it first.
+    pub async fn purge(&self, invocation_id: &str) -> Result<(), EngineError> {
+        let id = invocation_id.to_owned();
+        let status = self
+            .inner
+            .store
+            .run(move |tx| {
+                let status = super::read_status(tx, &id)?;
+                if status == Some(InvocationStatus::Completed) {
+                    purge_invocation(tx, &id)?;
+                }
+                Ok(status)
+            })
+            .await?;
+        match status {
+            None => Err(EngineError::UnknownInvocation(invocation_id.to_owned())),
+            Some(InvocationStatus::Completed) => Ok(()),
+            Some(status) => Err(EngineError::Conflict {
+                id: invocation_id.to_owned(),
+                reason: format!(
+                    "cannot purge an invocation that has not completed (it is {status}); cancel or kill it first"
+                ),
+            }),
+        }
+    }
+
+    /// Purges what has expired, batch after batch, every cleanup interval.
+    pub(super) async fn cleanup_loop(&self) {
+        let mut shutdown = self.inner.shutdown.subscribe();
+        loop {
+            loop {
+                if self.is_shut_down() {
+                    return;
+                }
+                let now = now_ms(&*self.inner.clock);
+                match self.inner.store.run(move |tx| purge_expired(tx, now)).await {
+                    Ok(purged) if purged > 0 => {
+                        tracing::debug!("engine cleanup: purged {purged} expired records");
+                        // Let other work between batches.
+                        tokio::task::yield_now().await;
+                    }
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::error!("engine cleanup: {e}");
+                        break;
+                    }
+                }
+            }
+            tokio::select! {
+                () = tokio::time::sleep(self.inner.cleanup_interval) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}
