@@ -4,6 +4,7 @@ mod deployment;
 mod greeter;
 pub mod scenarios;
 mod signup;
+pub mod sweep;
 pub mod toolkit;
 
 pub use deployment::Deployments;

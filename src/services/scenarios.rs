@@ -301,7 +301,7 @@ pub struct Chain {
     pub log: Option<std::path::PathBuf>,
 }
 
-fn log_line(path: &Option<std::path::PathBuf>, line: &str) {
+pub(crate) fn log_line(path: &Option<std::path::PathBuf>, line: &str) {
     if let Some(path) = path {
         use std::io::Write;
         let mut file = std::fs::OpenOptions::new()

@@ -255,3 +255,72 @@ pub async fn submit_chain(
         }
     }
 }
+
+/// How a child program ended.
+pub struct ChildRun {
+    /// Its exit status.
+    pub status: std::process::ExitStatus,
+    /// What it printed.
+    pub stdout: String,
+    /// What it printed on stderr.
+    pub stderr: String,
+}
+
+/// Runs `command` to its end with its output captured; a run past `deadline` is killed
+/// (SIGKILL) and reported as `Err` with what it had printed, instead of hanging the test.
+pub fn run_with_deadline(mut command: Command, deadline: Duration) -> Result<ChildRun, String> {
+    let child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
+    let pid = child.id();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait_with_output());
+    });
+    let output = match receiver.recv_timeout(deadline) {
+        Ok(output) => output,
+        Err(_) => {
+            if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+            let output = receiver.recv().expect("the killed child is reaped");
+            let stdout = output
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default();
+            return Err(format!(
+                "still running after {deadline:?}; killed. It had printed:\n{stdout}"
+            ));
+        }
+    };
+    let output = output.expect("the child's output is readable");
+    Ok(ChildRun {
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    })
+}
+
+/// A seed for a test of crashes: `var` when set (to replay a failure), a fresh one otherwise.
+pub fn seed_from(var: &str) -> u64 {
+    std::env::var(var)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64);
+            nanos ^ (u64::from(std::process::id()) << 32)
+        })
+}
+
+/// The `ack <what> <invocation id>` lines a crash child printed.
+pub fn acks(stdout: &str) -> Vec<(String, String)> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("ack "))
+        .filter_map(|l| l.split_once(' '))
+        .map(|(what, id)| (what.to_owned(), id.to_owned()))
+        .collect()
+}
