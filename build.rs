@@ -11,6 +11,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/hydra/v1/configured.proto",
         "proto/scenarios/v1/scenarios.proto",
         "proto/scenarios/v1/sweep.proto",
+        "proto/scenarios/v1/retention.proto",
     ];
     protoc_gen_restate_rs::configure()
         .default_stubs(false)

@@ -38,9 +38,10 @@ run_tests() {
   if ! cargo test --no-fail-fast --test 'faults_*' -- --include-ignored --nocapture --test-threads 1 >"$log" 2>&1; then
     failed+=("fault tests (see $log)")
   fi
-  # Kill -9 of the embedded engine: tests/engine_crash.rs.
-  if ! cargo test --test engine_crash -- --nocapture >"$out/engine_crash.log" 2>&1; then
-    failed+=("engine crash test (see $out/engine_crash.log)")
+  crash_runs
+  # The embedded engine stopped at every commit boundary: tests/engine_crash_sweep.rs.
+  if ! cargo test --test engine_crash_sweep -- --nocapture >"$out/engine_crash_sweep.log" 2>&1; then
+    failed+=("engine crash sweep (see $out/engine_crash_sweep.log)")
   fi
   # Broken .proto files: protoc-gen-restate-rs/tests/broken.rs.
   if ! cargo test -p protoc-gen-restate-rs --test broken >"$out/broken.log" 2>&1; then
@@ -48,12 +49,47 @@ run_tests() {
   fi
   {
     grep -h -o 'fault-report: .*' "$log" | sed 's/^fault-report: /test /'
-    grep -h 'kills, .* acknowledged' "$out/engine_crash.log" | sed 's/^/test engine-crash /'
+    grep -h -o 'fault-report: engine-crash-sweep .*' "$out/engine_crash_sweep.log" | sed 's/^fault-report: /test /'
     echo "test broken-proto fixtures=$(ls protoc-gen-restate-rs/tests/broken/*.proto | wc -l) $(grep -h '^test result' "$out/broken.log")"
     # Each test binary ends with a list of its failed tests.
     awk '/^failures:$/ {list = 1; next} list && /^    [a-z_]+$/ {print "failed " $1; next} /^test result/ {list = 0}' "$log" | sort -u
     grep -h '^test result' "$log" | sed 's/^test result/binary/'
   } >>"$summary"
+}
+
+# Kill -9 of the embedded engine (tests/engine_crash.rs), CRASH_RUNS times (default 200), each
+# run with a fresh seed: a run that fails prints its seed, and CRASH_SEED=<n> replays it.
+crash_runs() {
+  local runs=${CRASH_RUNS:-200} log=$out/engine_crash.log bin
+  say "engine kill -9 test, $runs runs"
+  bin=$(cargo test --no-run --test engine_crash 2>&1 | grep -o 'target/[a-z]*/deps/engine_crash-[0-9a-f]*' | head -1)
+  if [ -z "$bin" ]; then
+    failed+=("engine crash test: no test binary")
+    return
+  fi
+  : >"$log"
+  local i passed=0 hung=0 other=0
+  for i in $(seq 1 "$runs"); do
+    local one
+    one=$("$bin" --nocapture 2>&1)
+    printf '== run %s\n%s\n' "$i" "$one" >>"$log"
+    if printf '%s' "$one" | grep -q '^test result: ok'; then
+      passed=$((passed + 1))
+    elif printf '%s' "$one" | grep -q 'still running after'; then
+      hung=$((hung + 1))
+    else
+      other=$((other + 1))
+    fi
+  done
+  local reports kills acked reruns lost dups
+  reports=$(grep -o 'fault-report: engine-crash .*' "$log")
+  sum() { printf '%s\n' "$reports" | grep -o " $1=[0-9]*" | cut -d= -f2 | awk '{s += $1} END {print s + 0}'; }
+  kills=$(sum kills); acked=$(sum acknowledged); reruns=$(sum rerun_before_journaling)
+  lost=$(sum lost); dups=$(sum duplicated)
+  echo "test engine-crash runs=$runs passed=$passed hung=$hung failed=$other kills=$kills acknowledged=$acked lost=$lost duplicated=$dups rerun_before_journaling=$reruns" >>"$summary"
+  if [ $((hung + other)) -gt 0 ]; then
+    failed+=("engine crash test: $hung hung, $other failed of $runs (seeds in $log)")
+  fi
 }
 
 plugin_seeds() {

@@ -58,7 +58,6 @@ fn check_finished(scenario: &str, point: &str, dir: &Path, finished: &ChildRun) 
 }
 
 fn sweep(scenario: &str) {
-    let mut points = 0u64;
     let mut reruns = 0u32;
     for crash_after in 1..=MAX_POINTS {
         let dir = tempfile::tempdir().unwrap();
@@ -66,6 +65,7 @@ fn sweep(scenario: &str) {
         let crashed = run(scenario, dir.path(), crash_after, &point);
         if crashed.status.success() {
             // Fewer commits than `crash_after`: the sweep has covered every boundary.
+            let points = crash_after - 1;
             check_finished(scenario, "no crash", dir.path(), &crashed);
             report(
                 "engine-crash-sweep",
@@ -104,7 +104,6 @@ fn sweep(scenario: &str) {
             );
         }
         reruns += read_chain_log(&dir.path().join("side-effects.log")).reruns;
-        points += 1;
     }
     panic!("{scenario}: still crashing after {MAX_POINTS} commits");
 }

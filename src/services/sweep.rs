@@ -137,3 +137,13 @@ impl crate::proto::scenarios::v1::SweepApproval for SweepApproval {
         Ok(Empty {})
     }
 }
+
+/// `scenarios.v1.Ephemeral`: answers at once; its retention is declared in the proto.
+#[derive(Debug, Clone, Default)]
+pub struct Ephemeral;
+
+impl crate::proto::scenarios::v1::Ephemeral for Ephemeral {
+    async fn echo(&self, _ctx: Context<'_>, request: SweepRequest) -> HandlerResult<SweepReply> {
+        Ok(SweepReply { value: request.tag })
+    }
+}

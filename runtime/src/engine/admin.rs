@@ -11,6 +11,8 @@
 //! | `PATCH /invocations/{id}/cancel`, `DELETE /invocations/{id}?mode=cancel` | 202 |
 //! | `PATCH /invocations/{id}/kill`, `DELETE /invocations/{id}?mode=kill` | 202 |
 //! | `PATCH /invocations/{id}/resume` | 202, for an invocation paused after its last attempt |
+//! | `PATCH /invocations/{id}/purge`, `DELETE /invocations/{id}?mode=purge` | 200 (202), for a completed invocation: removes it, its journal, its idempotency key; for a workflow's run also the workflow's state and promises; 409 for one that has not completed |
+//! | `PATCH /invocations/{id}/purge-journal` | 200, for a completed invocation: removes its journal, keeps its output |
 //! | `GET /health` | 200 |
 
 use super::ingress::{json_response, query_value};
@@ -297,12 +299,19 @@ impl Engine {
                 (Method::PATCH, ["invocations", id, "resume"]) => {
                     self.resume(id).await.map(|()| accepted())
                 }
+                (Method::PATCH, ["invocations", id, "purge"]) => {
+                    self.purge(id).await.map(|()| empty_ok())
+                }
+                (Method::PATCH, ["invocations", id, "purge-journal"]) => {
+                    self.purge_journal(id).await.map(|()| empty_ok())
+                }
                 (Method::DELETE, ["invocations", id]) => match param("mode").as_deref() {
-                    Some("kill") => self.kill(id).await.map(|()| accepted()),
-                    None | Some("cancel") => self.cancel(id).await.map(|()| accepted()),
+                    Some("kill" | "Kill") => self.kill(id).await.map(|()| accepted()),
+                    None | Some("cancel" | "Cancel") => self.cancel(id).await.map(|()| accepted()),
+                    Some("purge" | "Purge") => self.purge(id).await.map(|()| accepted()),
                     Some(other) => Ok(error(
                         StatusCode::BAD_REQUEST,
-                        &format!("unknown mode `{other}`: use cancel or kill"),
+                        &format!("unknown mode `{other}`: use cancel, kill or purge"),
                     )),
                 },
                 (method, _) => Ok(error(
@@ -314,6 +323,7 @@ impl Engine {
             EngineError::UnknownInvocation(_) | EngineError::NotFound { .. } => {
                 error(StatusCode::NOT_FOUND, &e.to_string())
             }
+            EngineError::Conflict { .. } => error(StatusCode::CONFLICT, &e.to_string()),
             other => error(StatusCode::INTERNAL_SERVER_ERROR, &other.to_string()),
         })
     }
@@ -321,6 +331,11 @@ impl Engine {
 
 fn json_ok(status: StatusCode, body: serde_json::Value) -> Response<Bytes> {
     json_response(status, body.to_string())
+}
+
+/// 200 with no body, as restate-server answers a purge.
+fn empty_ok() -> Response<Bytes> {
+    Response::new(Bytes::new())
 }
 
 fn accepted() -> Response<Bytes> {

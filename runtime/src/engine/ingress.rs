@@ -265,21 +265,30 @@ impl Engine {
     }
 
     async fn answer_outcome(&self, invocation_id: &str, wait: bool) -> Response<Bytes> {
+        // An invocation that never was, or was purged, answers as restate-server answers.
         let outcome = if wait {
             match self.attach_outcome(invocation_id).await {
                 Ok(outcome) => Some(outcome),
+                Err(EngineError::UnknownInvocation(_)) => {
+                    let gone =
+                        error_response(StatusCode::NOT_FOUND, 404, "not found", "invocation");
+                    return with_id(gone, invocation_id);
+                }
                 Err(e) => return engine_error(e),
             }
         } else {
             match self.output(invocation_id).await {
                 Ok(outcome) => outcome,
+                Err(EngineError::UnknownInvocation(_)) => {
+                    return ingress_error(StatusCode::NOT_FOUND, "invocation not found");
+                }
                 Err(e) => return engine_error(e),
             }
         };
         let response = match outcome {
             None => ingress_error(
                 StatusCode::from_u16(NOT_READY).unwrap_or(StatusCode::CONFLICT),
-                "the invocation has not completed yet",
+                "the invocation exists but has not completed yet",
             ),
             Some(Ok(bytes)) => {
                 let mut response = Response::new(bytes);

@@ -35,6 +35,8 @@ mod ingress;
 #[doc(hidden)]
 pub mod probe;
 pub(crate) mod protocol;
+#[cfg(test)]
+mod recovery_tests;
 mod retention;
 mod status;
 mod store;
@@ -1096,7 +1098,7 @@ impl Engine {
 
     /// Waits for the invocation to end and returns its output.
     pub async fn attach(&self, invocation_id: &str) -> Result<Bytes, EngineError> {
-        let (sender, receiver) = oneshot::channel();
+        let (sender, mut receiver) = oneshot::channel();
         self.inner
             .sched
             .lock()
@@ -1105,12 +1107,19 @@ impl Engine {
             .entry(invocation_id.to_owned())
             .or_default()
             .push(sender);
-        match self.output(invocation_id).await? {
-            Some(outcome) => outcome_to_result(outcome),
-            None => match receiver.await {
+        match self.output(invocation_id).await {
+            Ok(Some(outcome)) => outcome_to_result(outcome),
+            Ok(None) => match receiver.await {
                 Ok(outcome) => outcome_to_result(outcome),
                 Err(_) => Err(EngineError::ShutDown),
             },
+            // Completed and purged at once (a retention of zero): the outcome was handed to
+            // the watchers before the purge.
+            Err(EngineError::UnknownInvocation(id)) => match receiver.try_recv() {
+                Ok(outcome) => outcome_to_result(outcome),
+                Err(_) => Err(EngineError::UnknownInvocation(id)),
+            },
+            Err(e) => Err(e),
         }
     }
 
@@ -2348,6 +2357,7 @@ impl Engine {
                     let frame = output_frame(true, completion, Some(&outcome));
                     deliveries.push(enqueue(tx, waiter, frame)?);
                 }
+                retention::purge_if_expired(tx, &id, now, journal_expires, record_expires)?;
                 Ok((outcome, deliveries))
             })
             .await?;

@@ -12,6 +12,25 @@ use rusqlite::{OptionalExtension, Transaction, params};
 /// milliseconds, not seconds.
 const BATCH: usize = 256;
 
+/// What a purge answers: done for a completed invocation, refused with the reason for one that
+/// has not completed, unknown otherwise.
+fn completed_or_refused(
+    id: &str,
+    status: Option<InvocationStatus>,
+    what: &str,
+) -> Result<(), EngineError> {
+    match status {
+        None => Err(EngineError::UnknownInvocation(id.to_owned())),
+        Some(InvocationStatus::Completed) => Ok(()),
+        Some(status) => Err(EngineError::Conflict {
+            id: id.to_owned(),
+            reason: format!(
+                "cannot {what} an invocation that has not completed (it is {status}); cancel or kill it first"
+            ),
+        }),
+    }
+}
+
 /// Removes a completed invocation and everything kept for it. Returns false when there is no
 /// such invocation.
 fn purge_invocation(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<bool> {
@@ -50,6 +69,23 @@ fn purge_journal(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<()> {
         .execute([id])?;
     tx.prepare_cached("UPDATE invocations SET journal_expires_at = NULL WHERE id = ?1")?
         .execute([id])?;
+    Ok(())
+}
+
+/// Applies a retention of zero at once, in the transaction that completes the invocation, as
+/// restate-server keeps nothing it need not keep.
+pub(super) fn purge_if_expired(
+    tx: &Transaction<'_>,
+    id: &str,
+    now: i64,
+    journal_expires: i64,
+    record_expires: i64,
+) -> rusqlite::Result<()> {
+    if record_expires <= now {
+        purge_invocation(tx, id)?;
+    } else if journal_expires <= now {
+        purge_journal(tx, id)?;
+    }
     Ok(())
 }
 
@@ -94,16 +130,25 @@ impl Engine {
                 Ok(status)
             })
             .await?;
-        match status {
-            None => Err(EngineError::UnknownInvocation(invocation_id.to_owned())),
-            Some(InvocationStatus::Completed) => Ok(()),
-            Some(status) => Err(EngineError::Conflict {
-                id: invocation_id.to_owned(),
-                reason: format!(
-                    "cannot purge an invocation that has not completed (it is {status}); cancel or kill it first"
-                ),
-            }),
-        }
+        completed_or_refused(invocation_id, status, "purge")
+    }
+
+    /// Removes the journal of a completed invocation now and keeps its output, as
+    /// restate-server's `PATCH /invocations/{id}/purge-journal`.
+    pub async fn purge_journal(&self, invocation_id: &str) -> Result<(), EngineError> {
+        let id = invocation_id.to_owned();
+        let status = self
+            .inner
+            .store
+            .run(move |tx| {
+                let status = super::read_status(tx, &id)?;
+                if status == Some(InvocationStatus::Completed) {
+                    purge_journal(tx, &id)?;
+                }
+                Ok(status)
+            })
+            .await?;
+        completed_or_refused(invocation_id, status, "purge the journal of")
     }
 
     /// Purges what has expired, batch after batch, every cleanup interval.
