@@ -4,6 +4,8 @@
 #
 #   scripts/faults.sh                 everything: fault tests (quick + long), fuzzing 60 s a target
 #   scripts/faults.sh tests           only the fault tests
+#   scripts/faults.sh engine          only the embedded engine's crash tests (kill -9 200 times,
+#                                     the commit-boundary sweep); CRASH_RUNS=50 for fewer
 #   scripts/faults.sh fuzz            only the fuzz runs
 #   FUZZ_SECONDS=300 scripts/faults.sh fuzz
 #   FAULT_SEED=42 scripts/faults.sh tests    other kill times (the seeds are printed in the report)
@@ -38,23 +40,28 @@ run_tests() {
   if ! cargo test --no-fail-fast --test 'faults_*' -- --include-ignored --nocapture --test-threads 1 >"$log" 2>&1; then
     failed+=("fault tests (see $log)")
   fi
-  crash_runs
-  # The embedded engine stopped at every commit boundary: tests/engine_crash_sweep.rs.
-  if ! cargo test --test engine_crash_sweep -- --nocapture >"$out/engine_crash_sweep.log" 2>&1; then
-    failed+=("engine crash sweep (see $out/engine_crash_sweep.log)")
-  fi
+  engine_crash_tests
   # Broken .proto files: protoc-gen-restate-rs/tests/broken.rs.
   if ! cargo test -p protoc-gen-restate-rs --test broken >"$out/broken.log" 2>&1; then
     failed+=("broken .proto tests (see $out/broken.log)")
   fi
   {
     grep -h -o 'fault-report: .*' "$log" | sed 's/^fault-report: /test /'
-    grep -h -o 'fault-report: engine-crash-sweep .*' "$out/engine_crash_sweep.log" | sed 's/^fault-report: /test /'
     echo "test broken-proto fixtures=$(ls protoc-gen-restate-rs/tests/broken/*.proto | wc -l) $(grep -h '^test result' "$out/broken.log")"
     # Each test binary ends with a list of its failed tests.
     awk '/^failures:$/ {list = 1; next} list && /^    [a-z_]+$/ {print "failed " $1; next} /^test result/ {list = 0}' "$log" | sort -u
     grep -h '^test result' "$log" | sed 's/^test result/binary/'
   } >>"$summary"
+}
+
+# The embedded engine's crash tests: kill -9 at random moments, many times, and a stop at every
+# commit boundary of eight scenarios (tests/engine_crash_sweep.rs).
+engine_crash_tests() {
+  crash_runs
+  if ! cargo test --test engine_crash_sweep -- --nocapture >"$out/engine_crash_sweep.log" 2>&1; then
+    failed+=("engine crash sweep (see $out/engine_crash_sweep.log)")
+  fi
+  grep -h -o 'fault-report: engine-crash-sweep .*' "$out/engine_crash_sweep.log" | sed 's/^fault-report: /test /' >>"$summary"
 }
 
 # Kill -9 of the embedded engine (tests/engine_crash.rs), CRASH_RUNS times (default 200), each
@@ -68,7 +75,7 @@ crash_runs() {
     return
   fi
   : >"$log"
-  local i passed=0 hung=0 other=0
+  local i passed=0 hung=0 other=0 began=$SECONDS
   for i in $(seq 1 "$runs"); do
     local one
     one=$("$bin" --nocapture 2>&1)
@@ -86,7 +93,7 @@ crash_runs() {
   sum() { printf '%s\n' "$reports" | grep -o " $1=[0-9]*" | cut -d= -f2 | awk '{s += $1} END {print s + 0}'; }
   kills=$(sum kills); acked=$(sum acknowledged); reruns=$(sum rerun_before_journaling)
   lost=$(sum lost); dups=$(sum duplicated)
-  echo "test engine-crash runs=$runs passed=$passed hung=$hung failed=$other kills=$kills acknowledged=$acked lost=$lost duplicated=$dups rerun_before_journaling=$reruns" >>"$summary"
+  echo "test engine-crash runs=$runs passed=$passed hung=$hung failed=$other kills=$kills acknowledged=$acked lost=$lost duplicated=$dups rerun_before_journaling=$reruns seconds=$((SECONDS - began))" >>"$summary"
   if [ $((hung + other)) -gt 0 ]; then
     failed+=("engine crash test: $hung hung, $other failed of $runs (seeds in $log)")
   fi
@@ -162,9 +169,10 @@ run_fuzz() {
 
 case "$what" in
   tests) run_tests ;;
+  engine) engine_crash_tests ;;
   fuzz) run_fuzz ;;
   all) run_tests; run_fuzz ;;
-  *) echo "usage: scripts/faults.sh [all|tests|fuzz]" >&2; exit 2 ;;
+  *) echo "usage: scripts/faults.sh [all|tests|engine|fuzz]" >&2; exit 2 ;;
 esac
 
 echo

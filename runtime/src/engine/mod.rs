@@ -310,7 +310,7 @@ impl EngineBuilder {
             journal_retention: DEFAULT_RETENTION.into(),
             idempotency_retention: DEFAULT_RETENTION.into(),
             workflow_retention: DEFAULT_RETENTION.into(),
-            cleanup_interval: Duration::from_secs(30),
+            cleanup_interval: Duration::from_secs(10),
             commit_hook: None,
         }
     }
@@ -342,8 +342,9 @@ impl EngineBuilder {
         self
     }
 
-    /// How often the engine looks for expired records to purge (default 30 s: a record goes
-    /// within a minute of its expiry). Purging runs in small batches between other work.
+    /// How often the engine looks for expired records to purge (default 10 s, so a record goes
+    /// within seconds of its expiry; restate-server's `cleanup-interval` is an hour). Purging
+    /// runs in batches of a few hundred records, each a short transaction among the others.
     pub fn cleanup_interval(mut self, interval: Duration) -> Self {
         self.cleanup_interval = interval.max(Duration::from_millis(1));
         self

@@ -12,25 +12,6 @@ use rusqlite::{OptionalExtension, Transaction, params};
 /// milliseconds, not seconds.
 const BATCH: usize = 256;
 
-/// What a purge answers: done for a completed invocation, refused with the reason for one that
-/// has not completed, unknown otherwise.
-fn completed_or_refused(
-    id: &str,
-    status: Option<InvocationStatus>,
-    what: &str,
-) -> Result<(), EngineError> {
-    match status {
-        None => Err(EngineError::UnknownInvocation(id.to_owned())),
-        Some(InvocationStatus::Completed) => Ok(()),
-        Some(status) => Err(EngineError::Conflict {
-            id: id.to_owned(),
-            reason: format!(
-                "cannot {what} an invocation that has not completed (it is {status}); cancel or kill it first"
-            ),
-        }),
-    }
-}
-
 /// Removes a completed invocation and everything kept for it. Returns false when there is no
 /// such invocation.
 fn purge_invocation(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<bool> {
@@ -118,24 +99,27 @@ impl Engine {
     /// and, for a workflow's run, the workflow's state and promises (its id can run again).
     /// An invocation that has not completed is refused: cancel or kill it first.
     pub async fn purge(&self, invocation_id: &str) -> Result<(), EngineError> {
-        let id = invocation_id.to_owned();
-        let status = self
-            .inner
-            .store
-            .run(move |tx| {
-                let status = super::read_status(tx, &id)?;
-                if status == Some(InvocationStatus::Completed) {
-                    purge_invocation(tx, &id)?;
-                }
-                Ok(status)
-            })
-            .await?;
-        completed_or_refused(invocation_id, status, "purge")
+        self.if_completed(invocation_id, "purge", |tx, id| {
+            purge_invocation(tx, id).map(drop)
+        })
+        .await
     }
 
     /// Removes the journal of a completed invocation now and keeps its output, as
     /// restate-server's `PATCH /invocations/{id}/purge-journal`.
     pub async fn purge_journal(&self, invocation_id: &str) -> Result<(), EngineError> {
+        self.if_completed(invocation_id, "purge the journal of", purge_journal)
+            .await
+    }
+
+    /// Runs `action` on the invocation if it has completed; refuses with the reason (doing
+    /// `what`) if it has not, as restate-server.
+    async fn if_completed(
+        &self,
+        invocation_id: &str,
+        what: &str,
+        action: fn(&Transaction<'_>, &str) -> rusqlite::Result<()>,
+    ) -> Result<(), EngineError> {
         let id = invocation_id.to_owned();
         let status = self
             .inner
@@ -143,12 +127,21 @@ impl Engine {
             .run(move |tx| {
                 let status = super::read_status(tx, &id)?;
                 if status == Some(InvocationStatus::Completed) {
-                    purge_journal(tx, &id)?;
+                    action(tx, &id)?;
                 }
                 Ok(status)
             })
             .await?;
-        completed_or_refused(invocation_id, status, "purge the journal of")
+        match status {
+            None => Err(EngineError::UnknownInvocation(invocation_id.to_owned())),
+            Some(InvocationStatus::Completed) => Ok(()),
+            Some(status) => Err(EngineError::Conflict {
+                id: invocation_id.to_owned(),
+                reason: format!(
+                    "cannot {what} an invocation that has not completed (it is {status}); cancel or kill it first"
+                ),
+            }),
+        }
     }
 
     /// Purges what has expired, batch after batch, every cleanup interval.
