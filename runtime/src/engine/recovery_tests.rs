@@ -193,3 +193,86 @@ async fn every_status_is_recovered_by_its_rule() {
         engine.shutdown().await;
     }
 }
+
+/// A deployment that discovers as the ledger does, then answers every invocation with a state
+/// write whose payload does not decode.
+async fn broken_deployment() -> crate::serve::RunningServer {
+    use http_body_util::{BodyExt, Full};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let service =
+        hyper::service::service_fn(|request: http::Request<hyper::body::Incoming>| async move {
+            let (parts, body) = request.into_parts();
+            // (An invocation's request stays open while the engine waits for answers: it is
+            // not read to its end.)
+            let response = if parts.uri.path().ends_with("/discover") {
+                let body = body
+                    .collect()
+                    .await
+                    .map(|c| c.to_bytes())
+                    .unwrap_or_default();
+                let forwarded = http::Request::from_parts(parts, Full::new(body));
+                let answer = endpoint().handle(forwarded);
+                let (parts, body) = answer.into_parts();
+                let body = body
+                    .collect()
+                    .await
+                    .map(|c| c.to_bytes())
+                    .unwrap_or_default();
+                http::Response::from_parts(parts, Full::new(body))
+            } else {
+                let garbage = super::raw_frame(
+                    super::protocol::SET_STATE_COMMAND,
+                    bytes::Bytes::from_static(&[0xff, 0xff, 0xff]),
+                );
+                http::Response::builder()
+                    .header("content-type", parts.headers["content-type"].clone())
+                    .body(Full::new(garbage.to_bytes()))
+                    .unwrap()
+            };
+            Ok::<_, std::convert::Infallible>(response)
+        });
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(crate::serve::serve_connections(
+        listener,
+        service,
+        async {
+            let _ = stopped.await;
+        },
+        Duration::from_millis(100),
+    ));
+    crate::serve::RunningServer::from_parts(addr, stop, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_side_error_ends_the_attempt_with_the_reason() {
+    // Before, a frame that did not decode ended the attempt's task with the invocation left
+    // `running` until the next open: a caller waited for ever.
+    let deployment = broken_deployment().await;
+    let engine = Engine::builder_remote(&deployment.url())
+        .retry_policy(super::RetryPolicy {
+            initial: Duration::from_millis(10),
+            max_attempts: Some(2),
+            on_max_attempts: super::OnMaxAttempts::Kill,
+            ..Default::default()
+        })
+        .in_memory()
+        .await
+        .unwrap();
+    let id = engine
+        .invoke(target(), "\"x\"", InvokeOptions::default())
+        .await
+        .unwrap()
+        .invocation_id;
+    match outcome(&engine, &id).await {
+        Err(EngineError::Terminal { code: 500, message }) => assert!(
+            message.contains("SetStateCommand") && message.contains("does not decode"),
+            "{message}"
+        ),
+        other => panic!("expected the attempts to fail with the reason, got {other:?}"),
+    }
+    let details = engine.describe(&id).await.unwrap();
+    assert_eq!(details.summary.attempts, 2);
+    engine.shutdown().await;
+    deployment.stop().await;
+}
