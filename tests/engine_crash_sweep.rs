@@ -147,3 +147,29 @@ fn sweep_sleep() {
 fn sweep_call_between_services() {
     sweep("service-call");
 }
+
+/// Kills while a new file is being created (the first milliseconds of the first open), at
+/// offsets from 0 to 40 ms: the next open must take the file as the engine's and go on.
+#[test]
+fn a_kill_while_the_file_is_created() {
+    for offset in (0..40).step_by(2) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(CHILD)
+            .args([
+                "call",
+                dir.path().join("engine.db").to_str().unwrap(),
+                dir.path().join("side-effects.log").to_str().unwrap(),
+                "0",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(offset));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        let point = format!("killed {offset} ms into the first open");
+        let finished = run("call", dir.path(), 0, &point);
+        check_finished("call", &point, dir.path(), &finished);
+    }
+}

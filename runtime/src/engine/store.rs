@@ -245,11 +245,16 @@ fn prepare(connection: &Connection, path: &str, durable: bool) -> Result<(), Sto
     // After a checkpoint the WAL is cut back to this size, so that it does not keep the
     // largest size it ever had; freed pages of the database itself are reused by SQLite.
     connection.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
-    connection.execute_batch(SCHEMA)?;
-    connection.execute(
+    // The tables and the metadata that says whose they are, in one transaction: a process
+    // killed while creating a new file must not leave tables without it (the next open would
+    // refuse the file as foreign).
+    let tx = connection.unchecked_transaction()?;
+    tx.execute_batch(SCHEMA)?;
+    tx.execute(
         "INSERT OR IGNORE INTO meta (name, value) VALUES ('schema', ?1), ('version', ?2)",
         params![SCHEMA_ID, SCHEMA_VERSION.to_string()],
     )?;
+    tx.commit()?;
     Ok(())
 }
 
