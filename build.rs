@@ -12,6 +12,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "proto/scenarios/v1/scenarios.proto",
         "proto/scenarios/v1/sweep.proto",
         "proto/scenarios/v1/retention.proto",
+        "proto/scenarios/v1/keys.proto",
     ];
     protoc_gen_restate_rs::configure()
         .default_stubs(false)

@@ -71,7 +71,7 @@ async fn main() {
             let i = first + i;
             async move {
                 let options = InvokeOptions {
-                    idempotency_key: (i % 2 == 0).then(|| format!("soak-{i}")),
+                    idempotency_key: i.is_multiple_of(2).then(|| format!("soak-{i}")),
                     ..Default::default()
                 };
                 let submitted = engine

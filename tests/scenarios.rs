@@ -680,6 +680,118 @@ async fn onboarding_clicked_in_time(env: Env) {
 }
 
 /// Runs a scenario on restate-server and on the embedded engine, as two tests.
+async fn keys_declared_in_the_proto_come_from_the_request(env: Env) {
+    use restate_rs_examples::proto::scenarios::v1::{
+        Actor, ActorOnboardingIngressClient, LedgerEntry, LedgerQuery, LedgerRelayIngressClient,
+        ProjectLedgerIngressClient, Promotion, Tier, TierLedgerIngressClient,
+    };
+    let entry = |project: &str, build: u64| LedgerEntry {
+        project_id: project.to_owned(),
+        build_id: build,
+        request_id: String::new(),
+    };
+    let ledger = ProjectLedgerIngressClient::new(env.ingress());
+    // The key is the request's project; the idempotency key `deploy-{project_id}-{build_id}`.
+    let first = ledger.record(entry("p-1", 7)).call().await.unwrap();
+    assert_eq!(
+        (first.key.as_str(), first.builds.as_slice()),
+        ("p-1", &[7][..])
+    );
+    let again = ledger.record(entry("p-1", 7)).call().await.unwrap();
+    assert_eq!(
+        again, first,
+        "the same build runs once: the declared idempotency key"
+    );
+    let sent = ledger.record(entry("p-1", 8)).send().await.unwrap();
+    assert_eq!(sent.status, SendStatus::Accepted);
+    eventually("build 8 is recorded", WAIT, || async {
+        let read = ledger
+            .read(LedgerQuery {
+                project_id: "p-1".into(),
+            })
+            .call()
+            .await
+            .unwrap();
+        (read.builds == [7, 8]).then_some(())
+    })
+    .await;
+    // A caller's idempotency key replaces the declared one.
+    let own = ledger
+        .record(entry("p-1", 7))
+        .idempotency_key("my-own")
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(own.builds, [7, 8, 7]);
+    // The explicit key stays, and wins over the request's field.
+    let explicit = ledger
+        .record_with_key("p-2", entry("p-1", 9))
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(explicit.key, "p-2");
+
+    // Fields left unset: refused before anything is sent, naming them.
+    match ledger.record(entry("", 0)).call().await {
+        Err(IngressError::EmptyKey(empty)) => {
+            assert_eq!(empty.fields, ["project_id"]);
+            assert!(
+                empty.to_string().contains("`project_id` is unset"),
+                "{empty}"
+            );
+        }
+        other => panic!("a request without its key: {other:?}"),
+    }
+    // The key is set, the idempotency key's fields are not all empty: it goes.
+    let zero = ledger.record(entry("p-3", 0)).call().await.unwrap();
+    assert_eq!(zero.builds, [0]);
+
+    // Two fields, one an enum (by name, as proto3 JSON), on one handler only.
+    let tiers = TierLedgerIngressClient::new(env.ingress());
+    let promotion = Promotion {
+        app_id: "app".into(),
+        tier: Tier::Production as i32,
+        actor: None,
+    };
+    let promoted = tiers.promote(promotion.clone()).call().await.unwrap();
+    assert_eq!(promoted.key, "app:TIER_PRODUCTION");
+    let described = tiers
+        .describe("app:TIER_PRODUCTION", LedgerQuery::default())
+        .call()
+        .await
+        .unwrap();
+    assert_eq!(described.builds, [1]);
+
+    // A workflow whose id is a field of a message field.
+    let onboarding = ActorOnboardingIngressClient::new(env.ingress());
+    let actor = Promotion {
+        actor: Some(Actor { id: "ada".into() }),
+        ..promotion.clone()
+    };
+    onboarding.submit(actor).await.unwrap();
+    assert_eq!(onboarding.attach("ada").await.unwrap().key, "ada");
+    match onboarding.submit(promotion).await {
+        Err(IngressError::EmptyKey(empty)) => assert_eq!(empty.fields, ["actor.id"]),
+        other => panic!("a workflow without its id: {other:?}"),
+    }
+
+    // From inside a handler, through the generated context client without a key.
+    let relay = LedgerRelayIngressClient::new(env.ingress());
+    let relayed = relay.relay(entry("p-4", 1)).call().await.unwrap();
+    assert_eq!(
+        (relayed.key.as_str(), relayed.builds.as_slice()),
+        ("p-4", &[1][..])
+    );
+    match relay.relay(entry("", 2)).call().await {
+        Err(IngressError::Terminal {
+            code: 400, message, ..
+        }) => {
+            assert!(message.contains("`project_id` is unset"), "{message}")
+        }
+        other => panic!("a relayed request without its key: {other:?}"),
+    }
+}
+
 macro_rules! on_both_engines {
     ($($scenario:ident),* $(,)?) => {
         $(
@@ -715,4 +827,5 @@ on_both_engines!(
     map_object_state_keys_and_clearing,
     saga_compensates_in_reverse,
     onboarding_clicked_in_time,
+    keys_declared_in_the_proto_come_from_the_request,
 );

@@ -2,6 +2,7 @@
 
 use crate::config::{Config, OnMaxAttempts};
 use crate::ident::{self, ident};
+use crate::keys::{KeyField, KeyFieldKind, KeyPart, KeyTemplate};
 use crate::model::{Handler, HandlerKind, Service, ServiceKind};
 use crate::paths::Resolver;
 use crate::{Encoding, Options};
@@ -29,6 +30,9 @@ pub(crate) fn generate(
             tokens.extend(service_gen.service_trait());
             tokens.extend(service_gen.server());
         }
+        if options.client || options.ingress_client {
+            tokens.extend(service_gen.key_functions.clone());
+        }
         if options.client {
             tokens.extend(service_gen.client());
         }
@@ -53,6 +57,74 @@ struct HandlerGen<'a> {
     constant: proc_macro2::Ident,
     input: TokenStream,
     output: TokenStream,
+    /// The function that builds the key from the request, when the proto declares one.
+    key_fn: Option<proc_macro2::Ident>,
+    /// The function that builds the idempotency key from the request, when declared.
+    idempotency_fn: Option<proc_macro2::Ident>,
+}
+
+impl HandlerGen<'_> {
+    /// Lines for the docs: which request fields make the keys.
+    fn key_docs(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if let Some(key) = &self.handler.key {
+            lines.push(format!(
+                "Keyed by the request: `{}` (from {}).",
+                key.text,
+                field_list(key)
+            ));
+        }
+        if let Some(key) = &self.handler.idempotency_key {
+            lines.push(format!(
+                "Idempotency key from the request: `{}` (from {}), unless the caller sets one.",
+                key.text,
+                field_list(key)
+            ));
+        }
+        lines
+    }
+
+    /// Whether a context client call can fail before it is made (a declared key whose
+    /// fields are empty).
+    fn derives_keys(&self) -> bool {
+        self.key_fn.is_some() || self.idempotency_fn.is_some()
+    }
+}
+
+/// `` `a`, `b` `` for docs.
+fn field_list(key: &KeyTemplate) -> String {
+    key.fields()
+        .iter()
+        .map(|f| format!("`{f}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The value of a key field, as an `Option<&T>` over `request`, along prost's field layout:
+/// message fields are `Option`s, fields with presence too.
+fn field_access(field: &KeyField) -> TokenStream {
+    let names: Vec<proc_macro2::Ident> = field
+        .steps
+        .iter()
+        .map(|step| ident(&ident::snake(step)))
+        .collect();
+    let (last, through) = names.split_last().expect("a field path has a step");
+    let Some((first, middle)) = through.split_first() else {
+        return if field.optional {
+            quote!(request.#last.as_ref())
+        } else {
+            quote!(::core::option::Option::Some(&request.#last))
+        };
+    };
+    let mut access = quote!(request.#first.as_ref());
+    for step in middle {
+        access = quote!(#access.and_then(|v| v.#step.as_ref()));
+    }
+    if field.optional {
+        quote!(#access.and_then(|v| v.#last.as_ref()))
+    } else {
+        quote!(#access.map(|v| &v.#last))
+    }
 }
 
 struct ServiceGen<'a> {
@@ -63,6 +135,8 @@ struct ServiceGen<'a> {
     handlers: Vec<HandlerGen<'a>>,
     codec: TokenStream,
     attributes: TokenStream,
+    /// The functions that build declared keys from requests.
+    key_functions: TokenStream,
 }
 
 /// `#[doc]` attributes, one per line; proto comments among the lines must be escaped first
@@ -120,17 +194,89 @@ impl<'a> ServiceGen<'a> {
                 .map(|p| quote!(#p))
                 .unwrap_or_else(|e| panic!("invalid Rust path `{text}` for `{full}`: {e}"))
         };
+        let names_mod = ident(&ident::snake(&service.name));
+        let mut key_functions = TokenStream::new();
         let handlers = service
             .handlers
             .iter()
-            .map(|handler| HandlerGen {
-                handler,
-                input_schema: schema_text(pool, &handler.input, options),
-                output_schema: schema_text(pool, &handler.output, options),
-                method: ident(&ident::snake(&handler.name)),
-                constant: ident(&ident::shouty(&handler.name)),
-                input: path(&handler.input),
-                output: path(&handler.output),
+            .map(|handler| {
+                let constant = ident(&ident::shouty(&handler.name));
+                let input = path(&handler.input);
+                let mut key_function =
+                    |template: &Option<KeyTemplate>, suffix: &str, kind, optional: bool| {
+                        let template = template.as_ref()?;
+                        let name = format_ident!(
+                            "__{}_{}_{suffix}",
+                            ident::snake(&service.name).trim_start_matches("r#"),
+                            ident::snake(&handler.name).trim_start_matches("r#")
+                        );
+                        let template_text = &template.text;
+                        let fields = template.fields();
+                        let allow_empty = handler.allow_empty_key;
+                        let spec = quote! {
+                            ::restate_rs::__codegen::KeySpec {
+                                service: #names_mod::SERVICE_NAME,
+                                handler: #names_mod::handler::#constant,
+                                kind: ::restate_rs::__codegen::KeyKind::#kind,
+                                template: #template_text,
+                                fields: &[ #( #fields ),* ],
+                                allow_empty: #allow_empty,
+                            }
+                        };
+                        let parts = template.parts.iter().map(|part| match part {
+                        KeyPart::Literal(text) => quote!(key.literal(#text);),
+                        KeyPart::Field(field) => {
+                            let value = field_access(field);
+                            match &field.kind {
+                                KeyFieldKind::Enum(full_name) => {
+                                    let enumeration = path(full_name);
+                                    quote! {
+                                        key.enumeration(#value.copied(), |n| {
+                                            #enumeration::try_from(n).ok().map(|v| v.as_str_name())
+                                        });
+                                    }
+                                }
+                                _ => quote!(key.field(#value);),
+                            }
+                        }
+                    });
+                        let (output, finish) = if optional {
+                            (
+                                quote!(::core::option::Option<::std::string::String>),
+                                quote!(finish_optional),
+                            )
+                        } else {
+                            (quote!(::std::string::String), quote!(finish))
+                        };
+                        key_functions.extend(quote! {
+                            fn #name(
+                                request: &#input,
+                            ) -> ::core::result::Result<#output, ::restate_rs::keys::EmptyKey> {
+                                let mut key = ::restate_rs::__codegen::KeyBuilder::new();
+                                #( #parts )*
+                                key.#finish(&#spec)
+                            }
+                        });
+                        Some(name)
+                    };
+                let key_fn = key_function(&handler.key, "key", quote!(Key), false);
+                let idempotency_fn = key_function(
+                    &handler.idempotency_key,
+                    "idempotency_key",
+                    quote!(IdempotencyKey),
+                    true,
+                );
+                HandlerGen {
+                    handler,
+                    input_schema: schema_text(pool, &handler.input, options),
+                    output_schema: schema_text(pool, &handler.output, options),
+                    method: ident(&ident::snake(&handler.name)),
+                    constant,
+                    input,
+                    output: path(&handler.output),
+                    key_fn,
+                    idempotency_fn,
+                }
             })
             .collect();
         let codec = match options.encoding {
@@ -150,10 +296,11 @@ impl<'a> ServiceGen<'a> {
             service,
             options,
             trait_name: ident(&ident::camel(&service.name)),
-            names_mod: ident(&ident::snake(&service.name)),
+            names_mod,
             handlers,
             codec,
             attributes,
+            key_functions,
         }
     }
 
@@ -282,6 +429,13 @@ impl<'a> ServiceGen<'a> {
                     docs.push(String::new());
                 }
                 docs.push(note.to_owned());
+            }
+            let key_docs = h.key_docs();
+            if !key_docs.is_empty() {
+                if !docs.is_empty() {
+                    docs.push(String::new());
+                }
+                docs.extend(key_docs);
             }
             let docs = doc_attrs(&docs);
             let deprecated = deprecated_attr(handler.deprecated);
@@ -455,6 +609,41 @@ impl<'a> ServiceGen<'a> {
         let client = format_ident!("{}Client", trait_name);
         let codec = &self.codec;
         let full_name = &self.service.full_name;
+        let keyed = self.service.is_keyed();
+        // Keys declared in the proto: the client keeps an explicit key optional, and when
+        // every handler declares one it can be made without a key (`service_client`).
+        let declares_keys = keyed && self.handlers.iter().any(|h| h.key_fn.is_some());
+        let keyless = declares_keys && self.handlers.iter().all(|h| h.key_fn.is_some());
+        let (explicit, key_type, key_value) = if declares_keys {
+            (
+                match self.service.kind {
+                    ServiceKind::Workflow => "workflow_client",
+                    _ => "object_client",
+                },
+                quote!(::core::option::Option<::std::string::String>),
+                quote!(key: ::core::option::Option::Some(key)),
+            )
+        } else {
+            (
+                match self.service.kind {
+                    ServiceKind::Workflow => "workflow_client",
+                    _ => "object_client",
+                },
+                quote!(::std::string::String),
+                quote!(key),
+            )
+        };
+        let from_request = if keyless {
+            quote! {
+                impl<'ctx> ::restate_rs::__codegen::IntoServiceClient<'ctx> for #client<'ctx> {
+                    fn create_client(ctx: &'ctx ::restate_rs::__codegen::RawContext) -> Self {
+                        Self { ctx, key: ::core::option::Option::None }
+                    }
+                }
+            }
+        } else {
+            quote!()
+        };
         let (how, key_field, into_client) = match self.service.kind {
             ServiceKind::Service => (
                 format!("ctx.service_client::<{client}>()"),
@@ -468,57 +657,116 @@ impl<'a> ServiceGen<'a> {
                 },
             ),
             ServiceKind::VirtualObject => (
-                format!("ctx.object_client::<{client}>(key)"),
-                quote!(key: ::std::string::String,),
+                format!("ctx.{explicit}::<{client}>(key)"),
+                quote!(key: #key_type,),
                 quote! {
                     impl<'ctx> ::restate_rs::__codegen::IntoObjectClient<'ctx> for #client<'ctx> {
                         fn create_client(ctx: &'ctx ::restate_rs::__codegen::RawContext, key: ::std::string::String) -> Self {
-                            Self { ctx, key }
+                            Self { ctx, #key_value }
                         }
                     }
+                    #from_request
                 },
             ),
             ServiceKind::Workflow => (
-                format!("ctx.workflow_client::<{client}>(workflow_id)"),
-                quote!(key: ::std::string::String,),
+                format!("ctx.{explicit}::<{client}>(workflow_id)"),
+                quote!(key: #key_type,),
                 quote! {
                     impl<'ctx> ::restate_rs::__codegen::IntoWorkflowClient<'ctx> for #client<'ctx> {
                         fn create_client(ctx: &'ctx ::restate_rs::__codegen::RawContext, key: ::std::string::String) -> Self {
-                            Self { ctx, key }
+                            Self { ctx, #key_value }
                         }
                     }
+                    #from_request
                 },
             ),
         };
-        let doc = format!(
-            " Calls the Restate {} `{full_name}` from inside a handler: `{how}`.",
+        let mut doc = vec![format!(
+            "Calls the Restate {} `{full_name}` from inside a handler: `{how}`.",
             self.kind_words()
-        );
+        )];
+        if keyless {
+            doc.push(String::new());
+            doc.push(format!(
+                "Every handler's key is declared in the proto as fields of its request: `ctx.service_client::<{client}>()` makes a client that takes each call's key from its request."
+            ));
+        }
+        let doc = doc_attrs(&doc);
         let methods = self.handlers.iter().map(|h| {
             let HandlerGen { handler, method, constant, input, output, .. } = h;
+            let key = if h.key_fn.is_some() {
+                quote!(&key)
+            } else if declares_keys {
+                quote!(self.key.as_deref().unwrap_or_default())
+            } else {
+                quote!(&self.key)
+            };
             let target = match self.service.kind {
                 ServiceKind::Service => quote! {
                     ::restate_rs::__codegen::service_target(#names_mod::SERVICE_NAME, #names_mod::handler::#constant)
                 },
                 ServiceKind::VirtualObject => quote! {
-                    ::restate_rs::__codegen::object_target(#names_mod::SERVICE_NAME, &self.key, #names_mod::handler::#constant)
+                    ::restate_rs::__codegen::object_target(#names_mod::SERVICE_NAME, #key, #names_mod::handler::#constant)
                 },
                 ServiceKind::Workflow => quote! {
-                    ::restate_rs::__codegen::workflow_target(#names_mod::SERVICE_NAME, &self.key, #names_mod::handler::#constant)
+                    ::restate_rs::__codegen::workflow_target(#names_mod::SERVICE_NAME, #key, #names_mod::handler::#constant)
                 },
             };
-            let doc = format!(" Calls `{}`: then `.call()`, `.send()` or `.send_after(delay)`.", handler.name);
+            let mut docs = vec![format!(
+                "Calls `{}`: then `.call()`, `.send()` or `.send_after(delay)`.",
+                handler.name
+            )];
             let deprecated = deprecated_attr(handler.deprecated);
+            let request_type = quote!(::restate_rs::client::Request<'ctx, #input, #output, #codec>);
+            if !h.derives_keys() {
+                let docs = doc_attrs(&docs);
+                return quote! {
+                    #docs
+                    #deprecated
+                    pub fn #method(&self, request: #input) -> #request_type {
+                        ::restate_rs::__codegen::request(self.ctx, #target, request)
+                    }
+                };
+            }
+            docs.push(String::new());
+            docs.extend(h.key_docs());
+            if h.key_fn.is_some() {
+                docs.push("A client made with a key uses that key.".to_owned());
+            }
+            docs.push(
+                "A key built from fields that are all empty is refused with a terminal error (400) naming them, before anything is sent.".to_owned(),
+            );
+            let docs = doc_attrs(&docs);
+            let derive_key = h.key_fn.as_ref().map(|key_fn| quote! {
+                let key = match &self.key {
+                    ::core::option::Option::Some(key) => key.clone(),
+                    ::core::option::Option::None => #key_fn(&request)?,
+                };
+            });
+            let (idempotency, apply) = match &h.idempotency_fn {
+                Some(idempotency_fn) => (
+                    quote!(let idempotency_key = #idempotency_fn(&request)?;),
+                    quote!(.idempotency_key_if_any(idempotency_key)),
+                ),
+                None => (quote!(), quote!()),
+            };
             quote! {
-                #[doc = #doc]
+                #docs
                 #deprecated
-                pub fn #method(&self, request: #input) -> ::restate_rs::client::Request<'ctx, #input, #output, #codec> {
-                    ::restate_rs::__codegen::request(self.ctx, #target, request)
+                pub fn #method(
+                    &self,
+                    request: #input,
+                ) -> ::core::result::Result<#request_type, ::restate_rs::TerminalError> {
+                    #derive_key
+                    #idempotency
+                    ::core::result::Result::Ok(
+                        ::restate_rs::__codegen::request(self.ctx, #target, request) #apply
+                    )
                 }
             }
         });
         quote! {
-            #[doc = #doc]
+            #doc
             pub struct #client<'ctx> {
                 ctx: &'ctx ::restate_rs::__codegen::RawContext,
                 #key_field
@@ -564,15 +812,70 @@ impl<'a> ServiceGen<'a> {
                     " of the workflow `workflow_id`",
                 ),
             };
-            let doc = format!(
-                " `{}`{key_doc}: then `.call()`, `.send()` or `.send_after(delay)`.",
+            let request_type = quote!(::restate_rs::ingress::IngressRequest<#input, #output, #codec>);
+            let (idempotency, apply) = match &h.idempotency_fn {
+                Some(idempotency_fn) => (
+                    quote!(let idempotency_key = #idempotency_fn(&request);),
+                    quote!(.declared_idempotency_key(idempotency_key)),
+                ),
+                None => (quote!(), quote!()),
+            };
+            let mut docs = vec![format!(
+                "`{}`{key_doc}: then `.call()`, `.send()` or `.send_after(delay)`.",
                 handler.name
-            );
+            )];
+            if h.idempotency_fn.is_some() {
+                docs.push(String::new());
+                docs.extend(h.key_docs().into_iter().filter(|l| l.starts_with("Idempotency")));
+            }
+            let Some(key_fn) = &h.key_fn else {
+                let docs = doc_attrs(&docs);
+                return quote! {
+                    #docs
+                    #deprecated
+                    pub fn #method(&self, #key_param request: #input) -> #request_type {
+                        #idempotency
+                        self.client.request(#target, request) #apply
+                    }
+                };
+            };
+            // The key declared in the proto: the call takes it from the request, and the call
+            // with an explicit key stays, as `<method>_with_key`.
+            let explicit = format_ident!("{}_with_key", method.to_string().trim_start_matches("r#"));
+            let explicit_docs = doc_attrs(&docs);
+            let key = handler.key.as_ref().expect("a key function has a template");
+            let mut docs = vec![
+                format!(
+                    "`{}`, keyed by the request: `{}` (from {}); then `.call()`, `.send()` or `.send_after(delay)`.",
+                    handler.name,
+                    key.text,
+                    field_list(key)
+                ),
+                String::new(),
+                format!("A key built from fields that are all empty is refused (`IngressError::EmptyKey`, naming them) when the request is sent, before anything goes out; `{explicit}` takes an explicit key."),
+            ];
+            if h.idempotency_fn.is_some() {
+                docs.extend(h.key_docs().into_iter().filter(|l| l.starts_with("Idempotency")));
+            }
+            let docs = doc_attrs(&docs);
+            let keyed_target = match self.service.kind {
+                ServiceKind::Workflow => quote!(|key| ::restate_rs::ingress::Target::workflow(#names_mod::SERVICE_NAME, key, #handler_const)),
+                _ => quote!(|key| ::restate_rs::ingress::Target::object(#names_mod::SERVICE_NAME, key, #handler_const)),
+            };
             quote! {
-                #[doc = #doc]
+                #docs
                 #deprecated
-                pub fn #method(&self, #key_param request: #input) -> ::restate_rs::ingress::IngressRequest<#input, #output, #codec> {
-                    self.client.request(#target, request)
+                pub fn #method(&self, request: #input) -> #request_type {
+                    let key = #key_fn(&request);
+                    #idempotency
+                    ::restate_rs::__codegen::ingress_request(&self.client, #keyed_target, key, request) #apply
+                }
+
+                #explicit_docs
+                #deprecated
+                pub fn #explicit(&self, #key_param request: #input) -> #request_type {
+                    #idempotency
+                    self.client.request(#target, request) #apply
                 }
             }
         });
@@ -583,16 +886,44 @@ impl<'a> ServiceGen<'a> {
                 .find(|h| h.handler.kind == HandlerKind::WorkflowRun);
             run.map(|run| {
                 let HandlerGen { method, input, output, .. } = run;
-                quote! {
-                    /// Starts the workflow `workflow_id` without waiting for its result. Submitting
-                    /// an id that already ran answers `PreviouslyAccepted`.
-                    pub async fn submit(
-                        &self,
-                        workflow_id: impl ::core::convert::Into<::std::string::String>,
-                        request: #input,
-                    ) -> ::core::result::Result<::restate_rs::ingress::SendResponse, ::restate_rs::ingress::IngressError> {
-                        self.#method(workflow_id, request).send().await
+                let submit = match &run.key_fn {
+                    None => quote! {
+                        /// Starts the workflow `workflow_id` without waiting for its result. Submitting
+                        /// an id that already ran answers `PreviouslyAccepted`.
+                        pub async fn submit(
+                            &self,
+                            workflow_id: impl ::core::convert::Into<::std::string::String>,
+                            request: #input,
+                        ) -> ::core::result::Result<::restate_rs::ingress::SendResponse, ::restate_rs::ingress::IngressError> {
+                            self.#method(workflow_id, request).send().await
+                        }
+                    },
+                    Some(_) => {
+                        let explicit = format_ident!("{}_with_key", method.to_string().trim_start_matches("r#"));
+                        quote! {
+                            /// Starts the workflow whose id the request holds (as the proto declares)
+                            /// without waiting for its result. Submitting an id that already ran
+                            /// answers `PreviouslyAccepted`.
+                            pub async fn submit(
+                                &self,
+                                request: #input,
+                            ) -> ::core::result::Result<::restate_rs::ingress::SendResponse, ::restate_rs::ingress::IngressError> {
+                                self.#method(request).send().await
+                            }
+
+                            /// Starts the workflow `workflow_id` without waiting for its result.
+                            pub async fn submit_with_key(
+                                &self,
+                                workflow_id: impl ::core::convert::Into<::std::string::String>,
+                                request: #input,
+                            ) -> ::core::result::Result<::restate_rs::ingress::SendResponse, ::restate_rs::ingress::IngressError> {
+                                self.#explicit(workflow_id, request).send().await
+                            }
+                        }
                     }
+                };
+                quote! {
+                    #submit
 
                     /// Waits for the workflow `workflow_id` to finish and returns its result.
                     pub async fn attach(

@@ -32,6 +32,13 @@ pub struct Config {
     pub enable_lazy_state: Option<bool>,
     /// How failed invocations are retried.
     pub retry_policy: RetryPolicy,
+    /// The key template (objects and workflows), for the generated clients; not in the
+    /// manifest.
+    pub key: Option<String>,
+    /// Whether keys whose fields are all empty are used as they are.
+    pub allow_empty_key: Option<bool>,
+    /// The idempotency key template (handlers only), for the generated clients.
+    pub idempotency_key: Option<String>,
 }
 
 /// The retry policy of a [`Config`]; each field set on its own.
@@ -103,6 +110,15 @@ impl Config {
                 retry.on_max_attempts.map(|v| v.to_string()),
             ),
             ("workflow_retention", duration(self.workflow_retention)),
+            ("key", self.key.as_ref().map(|k| format!("{k:?}"))),
+            (
+                "allow_empty_key",
+                self.allow_empty_key.map(|v| v.to_string()),
+            ),
+            (
+                "idempotency_key",
+                self.idempotency_key.as_ref().map(|k| format!("{k:?}")),
+            ),
         ]
         .into_iter()
         .filter_map(|(name, value)| Some(format!("{name} = {}", value?)))
@@ -172,6 +188,9 @@ pub(crate) fn read(
         enable_lazy_state: reader.bool("enable_lazy_state"),
         retry_policy: RetryPolicy::default(),
         workflow_retention: None,
+        key: None,
+        allow_empty_key: None,
+        idempotency_key: None,
     };
     if message.has_field_by_name("retry_policy")
         && let Some(value) = message.get_field_by_name("retry_policy")
@@ -191,6 +210,13 @@ pub(crate) fn read(
         };
     }
     config.workflow_retention = reader.duration("workflow_retention");
+    config.key = reader
+        .get("key")
+        .and_then(|v| v.as_str().map(str::to_owned));
+    config.allow_empty_key = reader.bool("allow_empty_key");
+    config.idempotency_key = reader
+        .get("idempotency_key")
+        .and_then(|v| v.as_str().map(str::to_owned));
     config
 }
 
@@ -315,6 +341,21 @@ pub(crate) fn check(config: &Config, service: &Config, scope: Scope) -> Vec<Stri
     use crate::{HandlerKind, ServiceKind};
     let option = scope.option();
     let mut errors = Vec::new();
+    match scope {
+        Scope::Service(ServiceKind::Service) | Scope::Handler(ServiceKind::Service, _)
+            if config.key.is_some() =>
+        {
+            errors.push(format!(
+                "{option}.key is set on a SERVICE; stateless services are called without a key (make it a VIRTUAL_OBJECT or WORKFLOW, or remove the option)"
+            ));
+        }
+        Scope::Handler(_, HandlerKind::WorkflowRun) if config.idempotency_key.is_some() => {
+            errors.push(format!(
+                "{option}.idempotency_key is set on a workflow's run handler; it runs once per workflow id already, and restate-server refuses idempotency keys there"
+            ));
+        }
+        _ => {}
+    }
     let mut positive = |name: &str, value: Option<Duration>| {
         if value == Some(Duration::ZERO) {
             errors.push(format!(

@@ -82,6 +82,7 @@ mod builder;
 mod codegen;
 mod config;
 mod ident;
+mod keys;
 mod model;
 mod paths;
 pub mod plugin;
@@ -89,6 +90,7 @@ mod schema;
 
 pub use builder::{Builder, configure};
 pub use config::{Config, OnMaxAttempts, RetryPolicy};
+pub use keys::{KeyField, KeyFieldKind, KeyPart, KeyTemplate};
 pub use model::{Diagnostic, Handler, HandlerKind, Service, ServiceKind};
 
 use prost_reflect::DescriptorPool;
@@ -329,13 +331,50 @@ fn check_names(pool: &DescriptorPool, services: &[Service], diagnostics: &mut Ve
                 taken.insert(key, format!("service `{}`", service.full_name));
             }
         }
-        let mut reserved = vec!["new"];
+        let mut reserved = vec!["new".to_owned()];
         if service.kind == ServiceKind::Workflow {
-            reserved.extend(["submit", "attach", "output"]);
+            reserved.extend(["submit", "attach", "output"].map(str::to_owned));
+        }
+        // A handler whose key the proto declares gets a second ingress method with an explicit
+        // key, and one function per declared key at the package's level.
+        for handler in &service.handlers {
+            let method = ident::snake(&handler.name);
+            let method = method.trim_start_matches("r#");
+            if handler.key.is_some() {
+                reserved.push(format!("{method}_with_key"));
+                if handler.kind == HandlerKind::WorkflowRun {
+                    reserved.push("submit_with_key".to_owned());
+                }
+            }
+            let service_name = ident::snake(&service.name);
+            let prefix = format!("__{}_{method}", service_name.trim_start_matches("r#"));
+            for (declared, suffix) in [
+                (handler.key.is_some(), "key"),
+                (handler.idempotency_key.is_some(), "idempotency_key"),
+            ] {
+                if !declared {
+                    continue;
+                }
+                let name = format!("{prefix}_{suffix}");
+                let key = (service.package.clone(), name.clone());
+                let owner = format!("the keys of `{}.{}`", service.full_name, handler.name);
+                match taken.get(&key) {
+                    Some(other) if other != &owner => diagnostics.push(Diagnostic {
+                        file: service.file.clone(),
+                        location: format!("{}.{}", service.full_name, handler.name),
+                        message: format!(
+                            "the generated Rust name `{name}` collides with {other}; rename the service or the method"
+                        ),
+                    }),
+                    _ => {
+                        taken.insert(key, owner);
+                    }
+                }
+            }
         }
         for handler in &service.handlers {
             let rust = ident::snake(&handler.name);
-            if reserved.contains(&rust.as_str()) {
+            if reserved.contains(&rust) {
                 diagnostics.push(Diagnostic {
                     file: service.file.clone(),
                     location: format!("{}.{}", service.full_name, handler.name),

@@ -4,6 +4,7 @@
 
 use crate::config::{self, Config, Scope};
 use crate::ident;
+use crate::keys::{self, KeyTemplate};
 use prost_reflect::{
     DescriptorPool, ExtensionDescriptor, FileDescriptor, MethodDescriptor, ServiceDescriptor, Value,
 };
@@ -78,6 +79,12 @@ pub struct Handler {
     pub deprecated: bool,
     /// Its configuration, from `(restate_rs.handler)`; unset fields take the service's.
     pub config: Config,
+    /// The key of its calls, from its request (`key`, the handler's or the service's).
+    pub key: Option<KeyTemplate>,
+    /// The idempotency key of its calls, from its request (`idempotency_key`).
+    pub idempotency_key: Option<KeyTemplate>,
+    /// Whether keys whose fields are all empty are used (`allow_empty_key`).
+    pub allow_empty_key: bool,
 }
 
 impl Service {
@@ -245,15 +252,45 @@ fn build_service(
         for message in config_errors {
             error(&location, message);
         }
+        // Keys from the request: the handler's template, else the service's.
+        let request = method.input();
+        let mut template = |option: &str, text: Option<&String>| {
+            let text = text?;
+            keys::resolve(option, text, &request)
+                .map_err(|errors| {
+                    for message in errors {
+                        error(&location, message);
+                    }
+                })
+                .ok()
+        };
+        let key = if kind == ServiceKind::Service {
+            None
+        } else if handler_config.key.is_some() {
+            template("(restate_rs.handler).key", handler_config.key.as_ref())
+        } else {
+            template("(restate_rs.service).key", service_config.key.as_ref())
+        };
+        let idempotency_key = template(
+            "(restate_rs.handler).idempotency_key",
+            handler_config.idempotency_key.as_ref(),
+        );
+        let allow_empty_key = handler_config
+            .allow_empty_key
+            .or(service_config.allow_empty_key)
+            .unwrap_or(false);
         let (docs, deprecated) = docs_of(&method);
         handlers.push(Handler {
             name: method.name().to_owned(),
             kind: handler_kind,
-            input: method.input().full_name().to_owned(),
+            input: request.full_name().to_owned(),
             output: method.output().full_name().to_owned(),
             docs,
             deprecated,
             config: handler_config,
+            key,
+            idempotency_key,
+            allow_empty_key,
         });
     }
 

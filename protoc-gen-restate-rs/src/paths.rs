@@ -29,8 +29,8 @@ impl Resolver {
         Self { extern_paths }
     }
 
-    /// The Rust path, as source text, of message `full_name` (no leading dot) seen from the
-    /// module of package `from_package`.
+    /// The Rust path, as source text, of message or enum `full_name` (no leading dot) seen
+    /// from the module of package `from_package`.
     pub(crate) fn message_path(
         &self,
         pool: &DescriptorPool,
@@ -59,9 +59,15 @@ impl Resolver {
             }
         }
 
-        let (package, nesting) = match pool.get_message_by_name(full_name) {
-            Some(message) => {
-                let package = message.package_name().to_owned();
+        let package = pool
+            .get_message_by_name(full_name)
+            .map(|m| m.package_name().to_owned())
+            .or_else(|| {
+                pool.get_enum_by_name(full_name)
+                    .map(|e| e.package_name().to_owned())
+            });
+        let (package, nesting) = match package {
+            Some(package) => {
                 let local = full_name
                     .strip_prefix(&package)
                     .map(|s| s.trim_start_matches('.'))

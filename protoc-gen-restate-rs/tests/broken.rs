@@ -91,6 +91,11 @@ fn configuration_in_the_wrong_place() {
 }
 
 #[test]
+fn keys_that_cannot_be_built_from_the_requests() {
+    check("keys");
+}
+
+#[test]
 fn missing_service_type_is_fine_by_default() {
     let out = tempfile::tempdir().unwrap();
     protoc_gen_restate_rs::configure()

@@ -36,6 +36,7 @@ fn the_model_holds_the_configuration() {
                 exponentiation_factor: Some(1.5),
                 on_max_attempts: Some(OnMaxAttempts::Kill),
             },
+            ..Config::default()
         }
     );
     let store = &vault.handlers[0];

@@ -46,6 +46,15 @@ where
         }
     }
 
+    /// The idempotency key the proto declares, when the request gave one.
+    #[doc(hidden)]
+    pub fn idempotency_key_if_any(self, key: Option<String>) -> Self {
+        match key {
+            Some(key) => self.idempotency_key(key),
+            None => self,
+        }
+    }
+
     /// Adds a header that the callee sees in its request metadata.
     pub fn header(self, name: impl Into<String>, value: impl Into<String>) -> Self {
         Self {

@@ -9,6 +9,7 @@ use restate_sdk::service::{ServiceDefinition, macro_support};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
+pub use crate::keys::{KeyBuilder, KeyKind, KeySpec};
 pub use ::pbjson;
 pub use ::prost;
 pub use ::serde;
@@ -371,6 +372,23 @@ pub fn bind<S: Send + Sync + 'static>(
 }
 
 /// Builds a context request with the given codec.
+/// An ingress request whose key was built from the request (`key` declared in the proto):
+/// when it could not be (its fields were empty), the request is refused when it is sent.
+pub fn ingress_request<Req, Res, C>(
+    client: &crate::ingress::IngressClient,
+    target: impl FnOnce(String) -> crate::ingress::Target,
+    key: Result<String, crate::keys::EmptyKey>,
+    request: Req,
+) -> crate::ingress::IngressRequest<Req, Res, C>
+where
+    C: Codec<Req> + Codec<Res>,
+{
+    match key {
+        Ok(key) => client.request(target(key), request),
+        Err(empty) => client.request(target(String::new()), request).refuse(empty),
+    }
+}
+
 pub fn request<'ctx, Req, Res, C>(
     ctx: &'ctx ContextInternal,
     target: restate_sdk::context::RequestTarget,

@@ -293,6 +293,8 @@ impl IngressClient {
             target,
             request,
             idempotency_key: None,
+            declared_idempotency_key: None,
+            refused: None,
             headers: Vec::new(),
             timeout: None,
             types: PhantomData,
@@ -576,6 +578,11 @@ pub struct IngressRequest<Req, Res, C = Json> {
     target: Target,
     request: Req,
     idempotency_key: Option<String>,
+    /// The idempotency key the proto declares, built from the request: used when the caller
+    /// sets none.
+    declared_idempotency_key: Option<Result<Option<String>, crate::keys::EmptyKey>>,
+    /// Why the request must not be sent (its declared key came out empty).
+    refused: Option<crate::keys::EmptyKey>,
     headers: Vec<(String, String)>,
     timeout: Option<Duration>,
     types: PhantomData<fn() -> (Res, C)>,
@@ -615,6 +622,24 @@ impl<Req, Res, C: Codec<Req> + Codec<Res>> IngressRequest<Req, Res, C> {
     /// The longest this request may take, replacing the client's default.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
+        self
+    }
+
+    /// The idempotency key the proto declares for the handler, built from the request by the
+    /// generated client; [`idempotency_key`](Self::idempotency_key) replaces it.
+    #[doc(hidden)]
+    pub fn declared_idempotency_key(
+        mut self,
+        key: Result<Option<String>, crate::keys::EmptyKey>,
+    ) -> Self {
+        self.declared_idempotency_key = Some(key);
+        self
+    }
+
+    /// Makes the request fail with `why` when it is sent, sending nothing.
+    #[doc(hidden)]
+    pub fn refuse(mut self, why: crate::keys::EmptyKey) -> Self {
+        self.refused = Some(why);
         self
     }
 
@@ -659,6 +684,14 @@ impl<Req, Res, C: Codec<Req> + Codec<Res>> IngressRequest<Req, Res, C> {
 
     /// Encodes the request and posts it to `segments`; the answer if it is a response at all.
     async fn post(&self, segments: &[&str], query: Option<&str>) -> Result<Answer, IngressError> {
+        if let Some(why) = &self.refused {
+            return Err(why.clone().into());
+        }
+        let idempotency_key = match (&self.idempotency_key, &self.declared_idempotency_key) {
+            (Some(key), _) | (None, Some(Ok(Some(key)))) => Some(key),
+            (None, Some(Err(why))) => return Err(why.clone().into()),
+            (None, Some(Ok(None)) | None) => None,
+        };
         let body = <C as Codec<Req>>::encode(&self.request).map_err(IngressError::Encode)?;
         let url = self.client.url(segments, query)?;
 
@@ -671,7 +704,7 @@ impl<Req, Res, C: Codec<Req> + Codec<Res>> IngressRequest<Req, Res, C> {
             ACCEPT,
             HeaderValue::from_static(<C as Codec<Res>>::CONTENT_TYPE),
         );
-        if let Some(key) = &self.idempotency_key {
+        if let Some(key) = idempotency_key {
             let (name, value) = parse_header(IDEMPOTENCY_KEY, key)?;
             headers.insert(name, value);
         }
@@ -839,6 +872,10 @@ pub enum IngressError {
     /// The request message could not be encoded.
     #[error("cannot encode the request: {0}")]
     Encode(EncodeError),
+    /// A key or idempotency key that the proto declares as request fields came out empty
+    /// (the fields were unset); nothing was sent.
+    #[error(transparent)]
+    EmptyKey(#[from] crate::keys::EmptyKey),
     /// The response message could not be decoded with the expected codec and type.
     #[error("cannot decode the response of the Restate ingress: {0}")]
     Decode(DecodeError),

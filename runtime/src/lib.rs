@@ -57,6 +57,7 @@ pub mod codec;
 pub mod engine;
 pub mod harness;
 pub mod ingress;
+pub mod keys;
 pub mod serve;
 pub mod testing;
 pub mod toolkit;

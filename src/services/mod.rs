@@ -2,6 +2,7 @@
 
 mod deployment;
 mod greeter;
+pub mod keys;
 pub mod scenarios;
 mod signup;
 pub mod sweep;

@@ -115,6 +115,26 @@ pub fn endpoint(probe: &Probe, outbox: &Outbox) -> Endpoint {
                 restate_rs_examples::services::toolkit::Onboarding::default(),
             ),
         )
+        .bind(
+            restate_rs_examples::proto::scenarios::v1::ProjectLedgerServer::new(
+                restate_rs_examples::services::keys::ProjectLedger,
+            ),
+        )
+        .bind(
+            restate_rs_examples::proto::scenarios::v1::TierLedgerServer::new(
+                restate_rs_examples::services::keys::TierLedger,
+            ),
+        )
+        .bind(
+            restate_rs_examples::proto::scenarios::v1::ActorOnboardingServer::new(
+                restate_rs_examples::services::keys::ActorOnboarding,
+            ),
+        )
+        .bind(
+            restate_rs_examples::proto::scenarios::v1::LedgerRelayServer::new(
+                restate_rs_examples::services::keys::LedgerRelay,
+            ),
+        )
         .build()
 }
 
