@@ -206,9 +206,8 @@ impl<'a> ServiceGen<'a> {
                     |template: &Option<KeyTemplate>, suffix: &str, kind, optional: bool| {
                         let template = template.as_ref()?;
                         let name = format_ident!(
-                            "__{}_{}_{suffix}",
-                            ident::snake(&service.name).trim_start_matches("r#"),
-                            ident::snake(&handler.name).trim_start_matches("r#")
+                            "{}",
+                            crate::keys::function_name(&service.name, &handler.name, suffix)
                         );
                         let template_text = &template.text;
                         let fields = template.fields();

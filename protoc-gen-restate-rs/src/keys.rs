@@ -5,6 +5,17 @@
 
 use prost_reflect::{Cardinality, FieldDescriptor, Kind, MessageDescriptor};
 
+/// The name of the generated function that builds the key (`suffix` `key`) or idempotency
+/// key (`idempotency_key`) of `service`'s `method`, at the package's level.
+pub(crate) fn function_name(service: &str, method: &str, suffix: &str) -> String {
+    let plain = |name: &str| {
+        crate::ident::snake(name)
+            .trim_start_matches("r#")
+            .to_owned()
+    };
+    format!("__{}_{}_{suffix}", plain(service), plain(method))
+}
+
 /// A template resolved against one request message.
 #[derive(Debug, Clone, PartialEq)]
 pub struct KeyTemplate {

@@ -346,8 +346,6 @@ fn check_names(pool: &DescriptorPool, services: &[Service], diagnostics: &mut Ve
                     reserved.push("submit_with_key".to_owned());
                 }
             }
-            let service_name = ident::snake(&service.name);
-            let prefix = format!("__{}_{method}", service_name.trim_start_matches("r#"));
             for (declared, suffix) in [
                 (handler.key.is_some(), "key"),
                 (handler.idempotency_key.is_some(), "idempotency_key"),
@@ -355,7 +353,7 @@ fn check_names(pool: &DescriptorPool, services: &[Service], diagnostics: &mut Ve
                 if !declared {
                     continue;
                 }
-                let name = format!("{prefix}_{suffix}");
+                let name = keys::function_name(&service.name, &handler.name, suffix);
                 let key = (service.package.clone(), name.clone());
                 let owner = format!("the keys of `{}.{}`", service.full_name, handler.name);
                 match taken.get(&key) {
