@@ -129,22 +129,26 @@ impl Driver {
         Ok(reply["value"].as_str().unwrap_or_default().to_owned())
     }
 
-    /// The ledger of `key`, once it is `expected` (polled, as a one-way sender would).
+    /// The ledger of `key`, once it is `expected` (polled, as a one-way sender would); an
+    /// error as soon as it holds something `expected` does not start with (a tag twice, or
+    /// out of order).
     async fn ledger_becomes(&self, key: &str, expected: &str) -> Result<(), Failure> {
-        let want = serde_json::to_vec(expected)?;
         loop {
             let state = self.engine.state(LEDGER, key).await?;
-            match state.iter().find(|(name, _)| name == "ledger") {
-                Some((_, value)) if value.as_ref() == want.as_slice() => return Ok(()),
-                Some((_, value)) if !want.starts_with(&value[..value.len().saturating_sub(1)]) => {
-                    return Err(format!(
-                        "ledger `{key}` is {}, expected it to become {expected}",
-                        String::from_utf8_lossy(value)
-                    )
-                    .into());
-                }
-                _ => tokio::time::sleep(Duration::from_millis(10)).await,
+            let ledger = match state.iter().find(|(name, _)| name == "ledger") {
+                Some((_, value)) => serde_json::from_slice::<String>(value)?,
+                None => String::new(),
+            };
+            if ledger == expected {
+                return Ok(());
             }
+            if !expected.starts_with(&ledger) {
+                return Err(format!(
+                    "ledger `{key}` is `{ledger}`, expected it to become `{expected}`"
+                )
+                .into());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 
