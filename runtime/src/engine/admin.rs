@@ -17,6 +17,7 @@
 
 use super::ingress::{json_response, query_value};
 use super::status::InvocationStatus;
+use super::store::Sql;
 use super::{Engine, EngineError, HandlerKind, ServiceKind, protocol, read_invocation};
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
@@ -160,7 +161,7 @@ impl Engine {
                 let sql = format!(
                     "SELECT {SUMMARY_COLUMNS} FROM invocations WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR service = ?2) ORDER BY seq DESC LIMIT ?3"
                 );
-                let mut stmt = tx.prepare(&sql)?;
+                let mut stmt = tx.prepare_cached(&sql)?;
                 let rows = stmt
                     .query_map(params![status, service, limit as i64], summary_from_row)?
                     .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -177,13 +178,13 @@ impl Engine {
             .store
             .run(move |tx| {
                 let sql = format!("SELECT {SUMMARY_COLUMNS} FROM invocations WHERE id = ?1");
-                let found = tx.query_row(&sql, [&id], |r| {
+                let found = tx.row(&sql, [&id], |r| {
                     Ok((summary_from_row(r)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
                 });
                 let Some((summary, service, key)) = rusqlite::OptionalExtension::optional(found)? else {
                     return Ok(None);
                 };
-                let mut stmt = tx.prepare("SELECT idx, ty, payload FROM journal WHERE invocation_id = ?1 ORDER BY idx")?;
+                let mut stmt = tx.prepare_cached("SELECT idx, ty, payload FROM journal WHERE invocation_id = ?1 ORDER BY idx")?;
                 let journal = stmt
                     .query_map([&id], |r| {
                         let ty = r.get::<_, i64>(1)? as u16;
@@ -198,7 +199,7 @@ impl Engine {
                 let state = if key.is_empty() {
                     Vec::new()
                 } else {
-                    let mut stmt = tx.prepare("SELECT name, value FROM state WHERE service = ?1 AND key = ?2 ORDER BY name")?;
+                    let mut stmt = tx.prepare_cached("SELECT name, value FROM state WHERE service = ?1 AND key = ?2 ORDER BY name")?;
                     stmt.query_map(params![service, key], |r| {
                         Ok((
                             String::from_utf8_lossy(&r.get::<_, Vec<u8>>(0)?).into_owned(),

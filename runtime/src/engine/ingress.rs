@@ -166,11 +166,17 @@ impl Engine {
                     delay,
                     headers: Vec::new(),
                 };
+                if !send {
+                    return match self.call_outcome(target, body, options).await {
+                        Ok((id, outcome)) => self.answer(&id, outcome),
+                        Err(e) => engine_error(e),
+                    };
+                }
                 let submitted = match self.invoke(target, body, options).await {
                     Ok(submitted) => submitted,
                     Err(e) => return engine_error(e),
                 };
-                if send {
+                {
                     let status = if submitted.is_new {
                         "Accepted"
                     } else {
@@ -181,8 +187,6 @@ impl Engine {
                         json_response(StatusCode::ACCEPTED, body.to_string()),
                         &submitted.invocation_id,
                     )
-                } else {
-                    self.answer_outcome(&submitted.invocation_id, true).await
                 }
             }
             _ => ingress_error(
@@ -265,51 +269,42 @@ impl Engine {
     }
 
     async fn answer_outcome(&self, invocation_id: &str, wait: bool) -> Response<Bytes> {
-        // An invocation that never was, or was purged, answers as restate-server answers.
-        let outcome = if wait {
-            match self.attach_outcome(invocation_id).await {
-                Ok(outcome) => Some(outcome),
-                Err(EngineError::UnknownInvocation(_)) => {
-                    let gone =
-                        error_response(StatusCode::NOT_FOUND, 404, "not found", "invocation");
-                    return with_id(gone, invocation_id);
-                }
-                Err(e) => return engine_error(e),
-            }
-        } else {
-            match self.output(invocation_id).await {
-                Ok(outcome) => outcome,
-                Err(EngineError::UnknownInvocation(_)) => {
-                    return ingress_error(StatusCode::NOT_FOUND, "invocation not found");
-                }
-                Err(e) => return engine_error(e),
-            }
-        };
-        let response = match outcome {
-            None => ingress_error(
-                StatusCode::from_u16(NOT_READY).unwrap_or(StatusCode::CONFLICT),
-                "the invocation exists but has not completed yet",
+        if wait {
+            let outcome = self.attach_outcome(invocation_id).await;
+            return self.answer(invocation_id, outcome);
+        }
+        match self.output(invocation_id).await {
+            Ok(Some(outcome)) => outcome_response(invocation_id, outcome),
+            Ok(None) => with_id(
+                ingress_error(
+                    StatusCode::from_u16(NOT_READY).unwrap_or(StatusCode::CONFLICT),
+                    "the invocation exists but has not completed yet",
+                ),
+                invocation_id,
             ),
-            Some(Ok(bytes)) => {
-                let mut response = Response::new(bytes);
-                response
-                    .headers_mut()
-                    .insert("content-type", HeaderValue::from_static("application/json"));
-                response
+            // An invocation that never was, or was purged, answers as restate-server answers.
+            Err(EngineError::UnknownInvocation(_)) => {
+                ingress_error(StatusCode::NOT_FOUND, "invocation not found")
             }
-            Some(Err((code, message))) => {
-                let status = StatusCode::from_u16(code)
-                    .ok()
-                    .filter(|s| s.is_client_error() || s.is_server_error());
-                error_response(
-                    status.unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                    code,
-                    &message,
-                    "invocation",
-                )
-            }
-        };
-        with_id(response, invocation_id)
+            Err(e) => engine_error(e),
+        }
+    }
+
+    /// The answer to a caller that waited for `invocation_id`'s outcome.
+    fn answer(
+        &self,
+        invocation_id: &str,
+        outcome: Result<Outcome, EngineError>,
+    ) -> Response<Bytes> {
+        match outcome {
+            Ok(outcome) => outcome_response(invocation_id, outcome),
+            // Never was, or was purged: as restate-server answers.
+            Err(EngineError::UnknownInvocation(_)) => with_id(
+                error_response(StatusCode::NOT_FOUND, 404, "not found", "invocation"),
+                invocation_id,
+            ),
+            Err(e) => engine_error(e),
+        }
     }
 
     /// Waits for the invocation's outcome, terminal failures included.
@@ -320,6 +315,31 @@ impl Engine {
             Err(e) => Err(e),
         }
     }
+}
+
+/// An outcome as the ingress answers it: the output, or the terminal failure with its code.
+fn outcome_response(invocation_id: &str, outcome: Outcome) -> Response<Bytes> {
+    let response = match outcome {
+        Ok(bytes) => {
+            let mut response = Response::new(bytes);
+            response
+                .headers_mut()
+                .insert("content-type", HeaderValue::from_static("application/json"));
+            response
+        }
+        Err((code, message)) => {
+            let status = StatusCode::from_u16(code)
+                .ok()
+                .filter(|s| s.is_client_error() || s.is_server_error());
+            error_response(
+                status.unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                code,
+                &message,
+                "invocation",
+            )
+        }
+    };
+    with_id(response, invocation_id)
 }
 
 /// What a handler accepts as its request body, from the `input` of the deployment's manifest,

@@ -56,7 +56,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use store::{CommitHook, Store, StoreError};
+use store::{CommitHook, Sql, Store, StoreError};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 /// Why an engine operation failed.
@@ -607,7 +607,7 @@ fn kind_from_str(s: &str) -> HandlerKind {
 }
 
 fn read_invocation(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<Invocation>> {
-    tx.query_row(
+    tx.row(
         "SELECT id, raw_id, service, handler, key, kind, status, random_seed, attempts, idempotency_key FROM invocations WHERE id = ?1",
         [id],
         |r| {
@@ -693,12 +693,12 @@ fn set_status(tx: &Transaction<'_>, id: &str, status: InvocationStatus) -> rusql
 }
 
 fn append_entry(tx: &Transaction<'_>, id: &str, ty: u16, payload: &[u8]) -> rusqlite::Result<u32> {
-    let idx: i64 = tx.query_row(
+    let idx: i64 = tx.row(
         "SELECT COALESCE(MAX(idx) + 1, 0) FROM journal WHERE invocation_id = ?1",
         [id],
         |r| r.get(0),
     )?;
-    tx.execute(
+    tx.exec(
         "INSERT INTO journal (invocation_id, idx, ty, payload) VALUES (?1, ?2, ?3, ?4)",
         params![id, idx, ty as i64, payload],
     )?;
@@ -706,7 +706,7 @@ fn append_entry(tx: &Transaction<'_>, id: &str, ty: u16, payload: &[u8]) -> rusq
 }
 
 fn read_outcome(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<Option<Outcome>>> {
-    tx.query_row(
+    tx.row(
         "SELECT status, result_value, failure_code, failure_message FROM invocations WHERE id = ?1",
         [id],
         |r| {
@@ -839,7 +839,7 @@ impl Engine {
             .inner
             .store
             .run(|tx| {
-                let mut stmt = tx.prepare(
+                let mut stmt = tx.prepare_cached(
                     "SELECT id, service, key, kind, status FROM invocations WHERE status != ?1 ORDER BY seq",
                 )?;
                 let rows = stmt
@@ -900,8 +900,9 @@ impl Engine {
                 for id in &queued {
                     set_status(tx, id, InvocationStatus::Inboxed)?;
                 }
-                let mut stmt =
-                    tx.prepare("SELECT id, invocation_id, ty, payload FROM outbox ORDER BY id")?;
+                let mut stmt = tx.prepare_cached(
+                    "SELECT id, invocation_id, ty, payload FROM outbox ORDER BY id",
+                )?;
                 let rows = stmt
                     .query_map([], |r| {
                         Ok(Delivery {
@@ -951,15 +952,49 @@ impl Engine {
         }
     }
 
-    /// Accepts an invocation; it runs in the background.
+    /// Accepts an invocation; it runs in the background. It is on file when this returns.
     pub async fn invoke(
         &self,
         target: Target,
         input: impl Into<Bytes>,
         options: InvokeOptions,
     ) -> Result<Submitted, EngineError> {
+        let (submitted, _) = self.submit(target, input.into(), options, true).await?;
+        Ok(submitted)
+    }
+
+    /// Accepts an invocation and waits for its outcome, with the invocation's id. The
+    /// invocation is not committed on its own: nobody is told about it before its outcome,
+    /// which is committed before it is handed out (see `store`), so a crash before then loses
+    /// nothing that was acknowledged.
+    pub(crate) async fn call_outcome(
+        &self,
+        target: Target,
+        input: Bytes,
+        options: InvokeOptions,
+    ) -> Result<(String, Result<Outcome, EngineError>), EngineError> {
+        let (submitted, watcher) = self.submit(target, input, options, false).await?;
+        let outcome = match watcher {
+            Some(watcher) => watcher.await.map_err(|_| EngineError::ShutDown),
+            None => match self.attach(&submitted.invocation_id).await {
+                Ok(bytes) => Ok(Ok(bytes)),
+                Err(EngineError::Terminal { code, message }) => Ok(Err((code, message))),
+                Err(e) => Err(e),
+            },
+        };
+        Ok((submitted.invocation_id, outcome))
+    }
+
+    /// Accepts an invocation: committed before this returns when `durable`; otherwise staged,
+    /// with a watcher of its outcome when it is new.
+    async fn submit(
+        &self,
+        target: Target,
+        input: Bytes,
+        options: InvokeOptions,
+        durable: bool,
+    ) -> Result<(Submitted, Option<oneshot::Receiver<Outcome>>), EngineError> {
         let kind = self.handler_kind(&target)?;
-        let input = input.into();
         let now = now_ms(&*self.inner.clock);
         let run_at = now.saturating_add(
             options
@@ -968,6 +1003,17 @@ impl Engine {
         );
         let raw: [u8; 16] = *uuid::Uuid::new_v4().as_bytes();
         let id = format!("inv_{}", hex(&raw));
+        let watcher = (!durable).then(|| {
+            let (sender, receiver) = oneshot::channel();
+            self.inner
+                .sched
+                .lock()
+                .unwrap()
+                .watchers
+                .insert(id.clone(), vec![sender]);
+            receiver
+        });
+        let watched = id.clone();
         let seed: u64 = u64::from_le_bytes(
             uuid::Uuid::new_v4().as_bytes()[..8]
                 .try_into()
@@ -993,13 +1039,13 @@ impl Engine {
         let delayed = options.delay.is_some_and(|d| !d.is_zero());
         let t = target.clone();
         let idem = options.idempotency_key.clone();
-        let (submitted, start_now) = self
+        let accepted = self
             .inner
             .store
-            .run(move |tx| {
+            .submit(move |tx| {
                 if let Some(idem) = &idem {
                     let existing: Option<String> = tx
-                        .query_row(
+                        .row(
                             "SELECT invocation_id FROM idempotency WHERE service = ?1 AND key = ?2 AND handler = ?3 AND idempotency_key = ?4",
                             params![t.service, t.key, t.handler, idem],
                             |r| r.get(0),
@@ -1011,7 +1057,7 @@ impl Engine {
                 }
                 if kind == HandlerKind::WorkflowRun {
                     let existing: Option<String> = tx
-                        .query_row(
+                        .row(
                             "SELECT id FROM invocations WHERE service = ?1 AND key = ?2 AND kind = 'workflow_run'",
                             params![t.service, t.key],
                             |r| r.get(0),
@@ -1021,30 +1067,38 @@ impl Engine {
                         return Ok((Submitted { invocation_id: existing, is_new: false }, false));
                     }
                 }
-                let seq: i64 = tx.query_row("SELECT COALESCE(MAX(seq) + 1, 1) FROM invocations", [], |r| r.get(0))?;
+                let seq: i64 = tx.row("SELECT COALESCE(MAX(seq) + 1, 1) FROM invocations", [], |r| r.get(0))?;
                 let status = if delayed { InvocationStatus::Scheduled } else { InvocationStatus::Pending };
-                tx.execute(
+                tx.exec(
                     "INSERT INTO invocations (id, seq, raw_id, service, handler, key, kind, status, run_at, idempotency_key, random_seed, created_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                     params![id, seq, raw.to_vec(), t.service, t.handler, t.key, kind.as_str(), status, run_at, idem, seed as i64, now],
                 )?;
                 append_entry(tx, &id, input_frame.ty, &input_frame.payload)?;
                 if let Some(idem) = &idem {
-                    tx.execute(
+                    tx.exec(
                         "INSERT INTO idempotency (service, key, handler, idempotency_key, invocation_id) VALUES (?1, ?2, ?3, ?4, ?5)",
                         params![t.service, t.key, t.handler, idem, id],
                     )?;
                 }
                 Ok((Submitted { invocation_id: id, is_new: true }, !delayed))
-            })
-            .await?;
+            }, durable)
+            .await;
+        let watcher = match &accepted {
+            Ok((submitted, _)) if submitted.is_new => watcher,
+            _ => {
+                self.inner.sched.lock().unwrap().watchers.remove(&watched);
+                None
+            }
+        };
+        let (submitted, start_now) = accepted?;
         if delayed {
             self.inner.timer_wake.notify_one();
         } else if start_now {
             self.admit(&submitted.invocation_id, &target.service, &target.key, kind)
                 .await?;
         }
-        Ok(submitted)
+        Ok((submitted, watcher))
     }
 
     /// Starts a pending invocation, or queues it behind the holder of its key.
@@ -1081,7 +1135,7 @@ impl Engine {
         let owned = id.to_owned();
         self.inner
             .store
-            .run(move |tx| set_status(tx, &owned, status))
+            .stage(move |tx| set_status(tx, &owned, status))
             .await?;
         if start {
             self.spawn_attempt(id.to_owned());
@@ -1095,8 +1149,10 @@ impl Engine {
         target: Target,
         input: impl Into<Bytes>,
     ) -> Result<Bytes, EngineError> {
-        let submitted = self.invoke(target, input, InvokeOptions::default()).await?;
-        self.attach(&submitted.invocation_id).await
+        let (_, outcome) = self
+            .call_outcome(target, input.into(), InvokeOptions::default())
+            .await?;
+        outcome_to_result(outcome?)
     }
 
     /// Waits for the invocation to end and returns its output.
@@ -1150,14 +1206,14 @@ impl Engine {
             .store
             .run(move |tx| match idem {
                 Some(idem) => tx
-                    .query_row(
+                    .row(
                         "SELECT invocation_id FROM idempotency WHERE service = ?1 AND key = ?2 AND handler = ?3 AND idempotency_key = ?4",
                         params![t.service, t.key, t.handler, idem],
                         |r| r.get(0),
                     )
                     .optional(),
                 None => tx
-                    .query_row(
+                    .row(
                         "SELECT id FROM invocations WHERE service = ?1 AND key = ?2 AND kind = 'workflow_run'",
                         params![t.service, t.key],
                         |r| r.get(0),
@@ -1251,7 +1307,7 @@ impl Engine {
             .inner
             .store
             .run(move |tx| {
-                let mut stmt = tx.prepare(
+                let mut stmt = tx.prepare_cached(
                     "SELECT name, value FROM state WHERE service = ?1 AND key = ?2 ORDER BY name",
                 )?;
                 let rows = stmt
@@ -1295,6 +1351,11 @@ impl Engine {
     /// Appends notifications to their invocations' journals and delivers them: to the
     /// attempt in flight, or by resuming a suspended invocation. A delivery from the outbox
     /// leaves it in the same transaction, so it is journaled once.
+    ///
+    /// A delivery from the outbox is staged: the outbox row was written before it, so a crash
+    /// before the next commit leaves the row, or loses it together with the work that wrote
+    /// it. A direct one (a `ctx.run` result, a cancellation) is committed before its frame
+    /// goes out: nothing else on file would bring it back.
     async fn deliver(&self, deliveries: Vec<Delivery>) -> Result<(), EngineError> {
         for delivery in deliveries {
             let lock = self.journal_lock(&delivery.invocation_id);
@@ -1305,29 +1366,32 @@ impl Engine {
             let status: Option<InvocationStatus> = self
                 .inner
                 .store
-                .run(move |tx| {
-                    if let Some(row) = outbox
-                        && tx
-                            .prepare_cached("DELETE FROM outbox WHERE id = ?1")?
-                            .execute([row])?
-                            == 0
-                    {
-                        // Delivered already (by recovery, or before a crash).
-                        return Ok(None);
-                    }
-                    let status = read_status(tx, &id)?;
-                    match status {
-                        None | Some(InvocationStatus::Completed) => {}
-                        Some(InvocationStatus::Suspended) => {
-                            append_entry(tx, &id, ty, &payload)?;
-                            set_status(tx, &id, InvocationStatus::Running)?;
+                .submit(
+                    move |tx| {
+                        if let Some(row) = outbox
+                            && tx
+                                .prepare_cached("DELETE FROM outbox WHERE id = ?1")?
+                                .execute([row])?
+                                == 0
+                        {
+                            // Delivered already (by recovery, or before a crash).
+                            return Ok(None);
                         }
-                        Some(_) => {
-                            append_entry(tx, &id, ty, &payload)?;
+                        let status = read_status(tx, &id)?;
+                        match status {
+                            None | Some(InvocationStatus::Completed) => {}
+                            Some(InvocationStatus::Suspended) => {
+                                append_entry(tx, &id, ty, &payload)?;
+                                set_status(tx, &id, InvocationStatus::Running)?;
+                            }
+                            Some(_) => {
+                                append_entry(tx, &id, ty, &payload)?;
+                            }
                         }
-                    }
-                    Ok(status)
-                })
+                        Ok(status)
+                    },
+                    outbox.is_none(),
+                )
                 .await?;
             match status {
                 Some(InvocationStatus::Suspended) => {
@@ -1384,12 +1448,12 @@ impl Engine {
             let loaded = self
                 .inner
                 .store
-                .run(move |tx| {
+                .stage(move |tx| {
                     let Some(invocation) = read_invocation(tx, &owned)? else {
                         return Ok(None);
                     };
                     let lazy = engine.config_of(&invocation).lazy_state;
-                    let mut stmt = tx.prepare(
+                    let mut stmt = tx.prepare_cached(
                         "SELECT ty, payload FROM journal WHERE invocation_id = ?1 ORDER BY idx",
                     )?;
                     let journal = stmt
@@ -1400,7 +1464,7 @@ impl Engine {
                     let state = if invocation.key.is_empty() || lazy {
                         Vec::new()
                     } else {
-                        let mut stmt = tx.prepare(
+                        let mut stmt = tx.prepare_cached(
                             "SELECT name, value FROM state WHERE service = ?1 AND key = ?2",
                         )?;
                         stmt.query_map(params![invocation.service, invocation.key], |r| {
@@ -1736,10 +1800,12 @@ impl Engine {
             }
         }
         let engine = self.clone();
+        // Staged: a command needs no acknowledgement, and what it answers at once goes only
+        // to this invocation's handler; the next commit makes it durable.
         let (immediate, effects) = self
             .inner
             .store
-            .run(move |tx| {
+            .stage(move |tx| {
                 append_entry(tx, &inv.id, frame.ty, &frame.payload)?;
                 engine.command_effects(tx, &inv, command, now)
             })
@@ -1780,38 +1846,38 @@ impl Engine {
         match command {
             Command::Output(result) => {
                 match result {
-                    Ok(value) => tx.execute(
+                    Ok(value) => tx.exec(
                         "UPDATE invocations SET result_value = ?2, failure_code = NULL, failure_message = NULL WHERE id = ?1",
                         params![inv.id, value.to_vec()],
                     )?,
-                    Err((code, message)) => tx.execute(
+                    Err((code, message)) => tx.exec(
                         "UPDATE invocations SET failure_code = ?2, failure_message = ?3, result_value = NULL WHERE id = ?1",
                         params![inv.id, code as i64, message],
                     )?,
                 };
             }
             Command::SetState(name, value) => {
-                tx.execute(
+                tx.exec(
                     "INSERT INTO state (service, key, name, value) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (service, key, name) DO UPDATE SET value = excluded.value",
                     params![inv.service, inv.key, name, value],
                 )?;
             }
             Command::ClearState(name) => {
-                tx.execute(
+                tx.exec(
                     "DELETE FROM state WHERE service = ?1 AND key = ?2 AND name = ?3",
                     params![inv.service, inv.key, name],
                 )?;
             }
             Command::ClearAllState => {
-                tx.execute(
+                tx.exec(
                     "DELETE FROM state WHERE service = ?1 AND key = ?2",
                     params![inv.service, inv.key],
                 )?;
             }
             Command::GetLazyState(name, completion_id) => {
                 let value: Option<Vec<u8>> = tx
-                    .query_row(
+                    .row(
                         "SELECT value FROM state WHERE service = ?1 AND key = ?2 AND name = ?3",
                         params![inv.service, inv.key, name],
                         |r| r.get(0),
@@ -1832,7 +1898,7 @@ impl Engine {
                 )?;
             }
             Command::GetLazyStateKeys(completion_id) => {
-                let mut stmt = tx.prepare(
+                let mut stmt = tx.prepare_cached(
                     "SELECT name FROM state WHERE service = ?1 AND key = ?2 ORDER BY name",
                 )?;
                 let keys = stmt
@@ -1850,7 +1916,7 @@ impl Engine {
                 )?;
             }
             Command::Sleep(wake_up_time, completion_id) => {
-                tx.execute(
+                tx.exec(
                     "INSERT INTO timers (fire_at, invocation_id, completion_id) VALUES (?1, ?2, ?3)",
                     params![wake_up_time as i64, inv.id, completion_id],
                 )?;
@@ -1903,7 +1969,7 @@ impl Engine {
             Command::Call(call) | Command::OneWayCall(call) => {
                 let child = self.insert_child(tx, &call, now)?;
                 if let Some(completion_id) = call.result_completion_id {
-                    tx.execute(
+                    tx.exec(
                         "INSERT INTO waiters (target, kind, invocation_id, completion_id) VALUES (?1, 'call', ?2, ?3)",
                         params![child.0, inv.id, completion_id],
                     )?;
@@ -1947,7 +2013,7 @@ impl Engine {
                         ),
                     )?,
                     None => {
-                        tx.execute(
+                        tx.exec(
                             "INSERT INTO waiters (target, kind, invocation_id, completion_id) VALUES (?1, 'promise', ?2, ?3)",
                             params![promise_target(&inv.service, &inv.key, &name), inv.id, completion_id],
                         )?;
@@ -1980,7 +2046,7 @@ impl Engine {
                         Ok(v) => (Some(v.to_vec()), None, None),
                         Err((c, m)) => (None, Some(*c as i64), Some(m.clone())),
                     };
-                    tx.execute(
+                    tx.exec(
                         "INSERT INTO promises (service, key, name, value, failure_code, failure_message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                         params![inv.service, inv.key, name, value, code, message],
                     )?;
@@ -2042,7 +2108,7 @@ impl Engine {
                         notify_own(tx, output_frame(attach, completion_id, Some(&outcome)))?
                     }
                     (true, Some(target_id), None) => {
-                        tx.execute(
+                        tx.exec(
                             "INSERT INTO waiters (target, kind, invocation_id, completion_id) VALUES (?1, 'attach', ?2, ?3)",
                             params![target_id, inv.id, completion_id],
                         )?;
@@ -2066,7 +2132,7 @@ impl Engine {
         let kind = call.kind.unwrap_or(HandlerKind::Stateless);
         if let Some(idem) = &call.idempotency_key {
             let existing: Option<String> = tx
-                .query_row(
+                .row(
                     "SELECT invocation_id FROM idempotency WHERE service = ?1 AND key = ?2 AND handler = ?3 AND idempotency_key = ?4",
                     params![call.service, call.key, call.handler, idem],
                     |r| r.get(0),
@@ -2079,7 +2145,7 @@ impl Engine {
         }
         if kind == HandlerKind::WorkflowRun {
             let existing: Option<String> = tx
-                .query_row(
+                .row(
                     "SELECT id FROM invocations WHERE service = ?1 AND key = ?2 AND kind = 'workflow_run'",
                     params![call.service, call.key],
                     |r| r.get(0),
@@ -2097,14 +2163,14 @@ impl Engine {
                 .try_into()
                 .unwrap_or_default(),
         );
-        let seq: i64 = tx.query_row(
+        let seq: i64 = tx.row(
             "SELECT COALESCE(MAX(seq) + 1, 1) FROM invocations",
             [],
             |r| r.get(0),
         )?;
         let later = call.invoke_time.is_some_and(|t| t as i64 > now);
         let run_at = call.invoke_time.map_or(now, |t| (t as i64).max(now));
-        tx.execute(
+        tx.exec(
             "INSERT INTO invocations (id, seq, raw_id, service, handler, key, kind, status, run_at, idempotency_key, random_seed, created_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             params![
@@ -2134,7 +2200,7 @@ impl Engine {
         );
         append_entry(tx, &id, input.ty, &input.payload)?;
         if let Some(idem) = &call.idempotency_key {
-            tx.execute(
+            tx.exec(
                 "INSERT INTO idempotency (service, key, handler, idempotency_key, invocation_id) VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![call.service, call.key, call.handler, idem, id],
             )?;
@@ -2177,8 +2243,8 @@ impl Engine {
         let resume_now = self
             .inner
             .store
-            .run(move |tx| {
-                let mut stmt = tx.prepare(
+            .stage(move |tx| {
+                let mut stmt = tx.prepare_cached(
                     "SELECT ty, payload FROM journal WHERE invocation_id = ?1 AND ty >= 32768",
                 )?;
                 let arrived = stmt
@@ -2199,7 +2265,7 @@ impl Engine {
                 } else {
                     InvocationStatus::Suspended
                 };
-                tx.execute(
+                tx.exec(
                     "UPDATE invocations SET status = ?2 WHERE id = ?1 AND status != ?3",
                     params![id, status, InvocationStatus::Completed],
                 )?;
@@ -2249,7 +2315,7 @@ impl Engine {
         self.inner
             .store
             .run(move |tx| {
-                tx.execute(
+                tx.exec(
                     "UPDATE invocations SET status = ?2, attempts = ?3, run_at = COALESCE(?4, run_at), last_error = ?5 WHERE id = ?1",
                     params![id, status, attempts, next, message],
                 )?;
@@ -2285,7 +2351,7 @@ impl Engine {
             .inner
             .store
             .run(move |tx| {
-                Ok(tx.execute(
+                Ok(tx.exec(
                     "UPDATE invocations SET status = ?2, attempts = 0 WHERE id = ?1 AND status = ?3",
                     params![id, InvocationStatus::Running, InvocationStatus::Paused],
                 )? == 1)
@@ -2338,12 +2404,12 @@ impl Engine {
             .store
             .run(move |tx| {
                 if let Some((attempts, (code, message))) = &failure {
-                    tx.execute(
+                    tx.exec(
                         "UPDATE invocations SET attempts = ?2, last_error = ?4, failure_code = ?3, failure_message = ?4, result_value = NULL WHERE id = ?1",
                         params![id, attempts, code, message],
                     )?;
                 }
-                tx.execute(
+                tx.exec(
                     "UPDATE invocations SET status = ?2, completed_at = ?3, journal_expires_at = ?4, record_expires_at = ?5 WHERE id = ?1",
                     params![id, InvocationStatus::Completed, now, journal_expires, record_expires],
                 )?;
@@ -2408,9 +2474,9 @@ impl Engine {
         let next: Option<String> = self
             .inner
             .store
-            .run(move |tx| {
+            .stage(move |tx| {
                 let next: Option<String> = tx
-                    .query_row(
+                    .row(
                         "SELECT id FROM invocations WHERE service = ?1 AND key = ?2 AND status = ?3 ORDER BY seq LIMIT 1",
                         params![s, k, InvocationStatus::Inboxed],
                         |r| r.get(0),
@@ -2590,8 +2656,9 @@ impl Engine {
             .inner
             .store
             .run(move |tx| {
-                let mut stmt =
-                    tx.prepare("SELECT payload FROM journal WHERE invocation_id = ?1 AND ty = ?2")?;
+                let mut stmt = tx.prepare_cached(
+                    "SELECT payload FROM journal WHERE invocation_id = ?1 AND ty = ?2",
+                )?;
                 let rows = stmt
                     .query_map(params![id, protocol::RUN_COMMAND as i64], |r| r.get(0))?
                     .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -2625,7 +2692,7 @@ impl Engine {
             .inner
             .store
             .run(move |tx| {
-                tx.query_row(
+                tx.row(
                     "SELECT COUNT(*) FROM journal WHERE invocation_id = ?1",
                     [id],
                     |r| r.get(0),
@@ -2661,7 +2728,7 @@ impl Engine {
         self.inner
             .store
             .run(move |tx| {
-                tx.execute(
+                tx.exec(
                     "INSERT INTO state (service, key, name, value) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (service, key, name) DO UPDATE SET value = excluded.value",
                     params![s, k, n, v],
                 )?;
@@ -2708,7 +2775,7 @@ impl Engine {
                     Ok(v) => (Some(v.to_vec()), None, None),
                     Err((c, m)) => (None, Some(i64::from(*c)), Some(m.clone())),
                 };
-                tx.execute(
+                tx.exec(
                     "INSERT INTO promises (service, key, name, value, failure_code, failure_message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                     params![s, k, n, value, code, message],
                 )?;
@@ -2787,16 +2854,16 @@ enum AttachTarget {
 
 fn resolve_target(tx: &Transaction<'_>, target: &AttachTarget) -> rusqlite::Result<Option<String>> {
     match target {
-        AttachTarget::Id(id) => tx.query_row("SELECT id FROM invocations WHERE id = ?1", [id], |r| r.get(0)).optional(),
+        AttachTarget::Id(id) => tx.row("SELECT id FROM invocations WHERE id = ?1", [id], |r| r.get(0)).optional(),
         AttachTarget::Idempotent { service, key, handler, idempotency_key } => tx
-            .query_row(
+            .row(
                 "SELECT invocation_id FROM idempotency WHERE service = ?1 AND key = ?2 AND handler = ?3 AND idempotency_key = ?4",
                 params![service, key, handler, idempotency_key],
                 |r| r.get(0),
             )
             .optional(),
         AttachTarget::Workflow { service, key } => tx
-            .query_row(
+            .row(
                 "SELECT id FROM invocations WHERE service = ?1 AND key = ?2 AND kind = 'workflow_run'",
                 params![service, key],
                 |r| r.get(0),
@@ -3028,7 +3095,7 @@ fn read_promise(
     key: &str,
     name: &str,
 ) -> rusqlite::Result<Option<Outcome>> {
-    tx.query_row(
+    tx.row(
         "SELECT value, failure_code, failure_message FROM promises WHERE service = ?1 AND key = ?2 AND name = ?3",
         params![service, key, name],
         |r| {
@@ -3049,7 +3116,7 @@ fn take_waiters(
     kind: &str,
     target: &str,
 ) -> rusqlite::Result<Vec<(String, u32)>> {
-    let mut stmt = tx.prepare(
+    let mut stmt = tx.prepare_cached(
         "SELECT invocation_id, completion_id FROM waiters WHERE kind = ?1 AND target = ?2",
     )?;
     let waiters = stmt
@@ -3057,7 +3124,7 @@ fn take_waiters(
             Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u32))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    tx.execute(
+    tx.exec(
         "DELETE FROM waiters WHERE kind = ?1 AND target = ?2",
         params![kind, target],
     )?;

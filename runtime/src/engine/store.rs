@@ -1,13 +1,66 @@
-//! The engine's storage: one SQLite file (WAL), written by one thread that groups the work
-//! of many callers into one transaction, so one fsync covers many steps.
+//! The engine's storage: one SQLite file (WAL), written by one thread that runs every job in
+//! order in one open transaction and commits only when someone is owed durability.
 //!
-//! A caller's work is durable once [`Store::run`] returns: the reply is sent only after the
-//! transaction that holds it has committed. The schema lives here with its version; a file
-//! of an older version is migrated at open, a newer or foreign one is refused.
+//! Two kinds of job:
+//! - [`Store::run`]: the reply comes once the transaction holding the job has committed. For
+//!   what is answered or acknowledged outside the engine (a caller's result, an accepted
+//!   invocation, a `ctx.run` result sent to the handler) and for reads shown outside.
+//! - [`Store::stage`]: the reply comes as soon as the job has run; it is committed with the
+//!   next commit. For what nobody is told about yet (a journaled state write or call, a
+//!   status change, an attempt's journal read).
+//!
+//! Why staging is safe: jobs run in order on one connection and transactions commit in order,
+//! so a commit makes everything staged before it durable too. A staged job lost in a crash
+//! was therefore never followed by a durable one that depends on it, and nothing that
+//! depended on it was shown outside. If a commit fails, the store stops: later jobs are
+//! refused, so nothing is built on work that was rolled back.
+//!
+//! The writer commits when a durable job is in the open transaction and no other job is
+//! queued, when the group reaches [`MAX_GROUP`] jobs, or when staged work has waited
+//! [`MAX_STAGED_WAIT`] (so that other readers of the file see it). Statements are prepared
+//! once per connection ([`Sql`]). The schema lives here with its version; a file of an older
+//! version is migrated at open, a newer or foreign one is refused.
 
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, Params, Row, Transaction, params};
 use std::path::Path;
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// At most this many jobs in one transaction.
+const MAX_GROUP: usize = 512;
+/// Staged work with no durable job behind it is committed after this long.
+const MAX_STAGED_WAIT: Duration = Duration::from_millis(20);
+/// Statements kept prepared per connection: more than the engine has.
+const STATEMENT_CACHE: usize = 256;
+
+/// Statements run through the connection's cache of prepared statements, so that each is
+/// parsed and planned once, not at every use.
+pub(crate) trait Sql {
+    /// Runs a statement; the number of rows changed.
+    fn exec<P: Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+    /// Runs a query and maps its first row; `QueryReturnedNoRows` when there is none.
+    fn row<T, P: Params, F: FnOnce(&Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> rusqlite::Result<T>;
+}
+
+impl Sql for Connection {
+    fn exec<P: Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn row<T, P: Params, F: FnOnce(&Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> rusqlite::Result<T> {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+}
 
 /// What identifies our files: a foreign or newer file is refused at open.
 const SCHEMA_ID: &str = "restate-rs-engine";
@@ -34,7 +87,13 @@ pub(crate) enum StoreError {
 
 /// A unit of work: runs in the shared transaction, says whether it succeeded, and hands back
 /// what to do once the transaction is committed (or not).
-type Job = Box<dyn FnOnce(&Transaction<'_>) -> (bool, Box<dyn FnOnce(bool) + Send>) + Send>;
+type Work = Box<dyn FnOnce(&Transaction<'_>) -> (bool, Box<dyn FnOnce(bool) + Send>) + Send>;
+
+/// A job and whether its reply waits for the commit.
+struct Job {
+    work: Work,
+    durable: bool,
+}
 
 /// A handle to the storage thread. Cheap to clone.
 #[derive(Clone)]
@@ -156,6 +215,7 @@ impl Store {
             message: e.to_string(),
         })?;
         prepare(&connection, &shown, durable)?;
+        connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let (jobs, receiver) = mpsc::channel::<Job>();
         let thread_path = shown.clone();
         std::thread::Builder::new()
@@ -175,8 +235,28 @@ impl Store {
         R: Send + 'static,
         F: FnOnce(&Transaction<'_>) -> Result<R, rusqlite::Error> + Send + 'static,
     {
+        self.submit(work, true).await
+    }
+
+    /// Runs `work` after everything queued before it, and returns its result at once, before
+    /// it is committed: it becomes durable with the next commit. Only for work that nobody
+    /// outside the engine is told about until a later durable job (see the module docs).
+    pub(crate) async fn stage<R, F>(&self, work: F) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<R, rusqlite::Error> + Send + 'static,
+    {
+        self.submit(work, false).await
+    }
+
+    /// [`Store::run`] when `durable`, [`Store::stage`] otherwise.
+    pub(crate) async fn submit<R, F>(&self, work: F, durable: bool) -> Result<R, StoreError>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<R, rusqlite::Error> + Send + 'static,
+    {
         let (reply, answer) = tokio::sync::oneshot::channel::<Result<R, StoreError>>();
-        let job: Job = Box::new(move |tx| {
+        let work: Work = Box::new(move |tx| {
             let result = work(tx);
             let ok = result.is_ok();
             let reply: Box<dyn FnOnce(bool) + Send> = Box::new(move |committed: bool| {
@@ -188,7 +268,9 @@ impl Store {
             });
             (ok, reply)
         });
-        self.jobs.send(job).map_err(|_| StoreError::Closed)?;
+        self.jobs
+            .send(Job { work, durable })
+            .map_err(|_| StoreError::Closed)?;
         answer.await.map_err(|_| StoreError::Closed)?
     }
 }
@@ -265,56 +347,88 @@ fn writer(
     hook: Option<CommitHook>,
 ) {
     let mut commits: u64 = 0;
-    while let Ok(first) = jobs.recv() {
-        let mut batch = vec![first];
-        while let Ok(more) = jobs.try_recv() {
-            batch.push(more);
-            if batch.len() >= 512 {
+    // The first job of a group; the next one is waited for only while the group may stay open.
+    let mut next = jobs.recv().ok();
+    while let Some(first) = next.take() {
+        let tx = match connection.transaction() {
+            Ok(tx) => tx,
+            Err(e) => {
+                tracing::error!(
+                    "engine database {path}: cannot begin a transaction: {e}; the engine stops"
+                );
+                // Dropping the job (and the receiver) answers it and every later one: closed.
+                drop(first);
+                return;
+            }
+        };
+        let opened = Instant::now();
+        let mut owed = Vec::new();
+        let mut size = 0usize;
+        let mut job = first;
+        loop {
+            size += 1;
+            let reply = run_in_savepoint(&tx, job.work);
+            if job.durable {
+                owed.push(reply);
+            } else {
+                reply(true);
+            }
+            if size >= MAX_GROUP {
                 break;
             }
-        }
-        let mut replies = Vec::with_capacity(batch.len());
-        let committed = match connection.transaction() {
-            Ok(tx) => {
-                for job in batch {
-                    // Each job works in a savepoint so that one failing job does not undo the others.
-                    replies.push(run_in_savepoint(&tx, job));
+            // More work queued: it joins this transaction.
+            match jobs.try_recv() {
+                Ok(more) => {
+                    job = more;
+                    continue;
                 }
-                match tx.commit() {
-                    Ok(()) => {
-                        commits += 1;
-                        if let Some(hook) = &hook {
-                            hook(commits);
-                        }
-                        true
-                    }
-                    Err(e) => {
-                        tracing::error!("engine database {path}: commit failed: {e}");
-                        false
-                    }
+                Err(mpsc::TryRecvError::Disconnected) => break,
+                Err(mpsc::TryRecvError::Empty) => {}
+            }
+            if !owed.is_empty() {
+                break;
+            }
+            // Only staged work so far: wait for more, a while.
+            let left = MAX_STAGED_WAIT.saturating_sub(opened.elapsed());
+            match jobs.recv_timeout(left) {
+                Ok(more) => job = more,
+                Err(_) => break,
+            }
+        }
+        match tx.commit() {
+            Ok(()) => {
+                commits += 1;
+                if let Some(hook) = &hook {
+                    hook(commits);
+                }
+                for reply in owed {
+                    reply(true);
                 }
             }
             Err(e) => {
-                tracing::error!("engine database {path}: cannot begin a transaction: {e}");
-                false
+                // Staged work was rolled back with it, and something may have been built on
+                // it: refuse everything from now on rather than commit a later job without it.
+                tracing::error!("engine database {path}: commit failed: {e}; the engine stops");
+                for reply in owed {
+                    reply(false);
+                }
+                return;
             }
-        };
-        for reply in replies {
-            reply(committed);
         }
+        next = jobs.recv().ok();
     }
 }
 
-fn run_in_savepoint(tx: &Transaction<'_>, job: Job) -> Box<dyn FnOnce(bool) + Send> {
+fn run_in_savepoint(tx: &Transaction<'_>, work: Work) -> Box<dyn FnOnce(bool) + Send> {
     // Each job works in a savepoint, so that a job that fails leaves no trace and does not
     // undo the others of its group.
-    let savepoint = tx.execute_batch("SAVEPOINT job").is_ok();
-    let (ok, reply) = job(tx);
+    let savepoint = tx.exec("SAVEPOINT job", []).is_ok();
+    let (ok, reply) = work(tx);
     if savepoint {
         if !ok {
-            let _ = tx.execute_batch("ROLLBACK TO job");
+            let _ = tx.exec("ROLLBACK TO job", []);
         }
-        let _ = tx.execute_batch("RELEASE job");
+        let _ = tx.exec("RELEASE job", []);
     }
     reply
 }
