@@ -235,8 +235,12 @@ impl Engine {
             .running
             .remove(invocation_id);
         let attempts = invocation.attempts;
-        self.finish(&invocation, Some((attempts, (409, "killed".to_owned()))))
-            .await
+        self.finish(
+            &invocation,
+            Some((attempts, (409, "killed".to_owned()))),
+            super::Silent::new(),
+        )
+        .await
     }
 }
 

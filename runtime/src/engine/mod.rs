@@ -1590,6 +1590,9 @@ impl Engine {
         let mut abort_at: Option<tokio::time::Instant> = None;
         let mut decoder = FrameDecoder::new();
         let mut ended = false;
+        // Commands that answer nothing, journaled with the next job of this attempt; those
+        // of an attempt that fails are dropped, as a crash would drop them.
+        let mut silent = Silent::new();
         let mut shutdown = self.inner.shutdown.subscribe();
         loop {
             let wait = match abort_at {
@@ -1669,7 +1672,7 @@ impl Engine {
                         )
                         .await;
                 }
-                match self.on_frame(invocation, lock, frame).await? {
+                match self.on_frame(invocation, lock, frame, &mut silent).await? {
                     FrameOutcome::Continue
                         if self.crash_after(invocation, step.as_deref()).await? =>
                     {
@@ -1682,7 +1685,7 @@ impl Engine {
                     FrameOutcome::Ended => ended = true,
                     FrameOutcome::Suspended(awaited) => {
                         self.inner.sched.lock().unwrap().running.remove(id);
-                        return self.suspend(invocation, awaited).await;
+                        return self.suspend(invocation, awaited, silent).await;
                     }
                     FrameOutcome::Failed(message, delay) => {
                         self.inner.sched.lock().unwrap().running.remove(id);
@@ -1696,7 +1699,7 @@ impl Engine {
         }
         self.inner.sched.lock().unwrap().running.remove(id);
         if ended {
-            self.finish(invocation, None).await
+            self.finish(invocation, None, silent).await
         } else {
             self.attempt_failed(
                 invocation,
@@ -1712,6 +1715,7 @@ impl Engine {
         invocation: &Invocation,
         lock: &tokio::sync::Mutex<()>,
         frame: Frame,
+        silent: &mut Silent,
     ) -> Result<FrameOutcome, EngineError> {
         match frame.ty {
             protocol::END => return Ok(FrameOutcome::Ended),
@@ -1764,16 +1768,24 @@ impl Engine {
                         result: Some(result),
                     },
                 );
-                self.deliver(vec![Delivery::direct(invocation.id.clone(), notification)])
+                self.complete_run(invocation, lock, std::mem::take(silent), notification)
                     .await?;
                 return Ok(FrameOutcome::Continue);
             }
             ty if protocol::is_command(ty) => {}
             _ => return Ok(FrameOutcome::Continue),
         }
+        let command = Command::decode(&frame).map_err(|e| undecodable(&frame, e))?;
+        // Under an injected crash every command is journaled at once: the crash points
+        // count entries.
+        if command.is_silent() && !self.crash_targets(invocation) {
+            silent.push((frame, command));
+            return Ok(FrameOutcome::Continue);
+        }
         let effects = {
             let _guard = lock.lock().await;
-            self.on_command(invocation, frame).await?
+            self.on_command(invocation, frame, command, std::mem::take(silent))
+                .await?
         };
         for effect in effects {
             self.apply(effect).await?;
@@ -1787,10 +1799,11 @@ impl Engine {
         &self,
         invocation: &Invocation,
         frame: Frame,
+        mut command: Command,
+        silent: Silent,
     ) -> Result<Vec<Effect>, EngineError> {
         let inv = invocation.clone();
         let now = now_ms(&*self.inner.clock);
-        let mut command = Command::decode(&frame).map_err(|e| undecodable(&frame, e))?;
         if let Command::Call(call) | Command::OneWayCall(call) = &mut command {
             let target =
                 Target::keyed(call.service.clone(), call.key.clone(), call.handler.clone());
@@ -1806,6 +1819,7 @@ impl Engine {
             .inner
             .store
             .stage(move |tx| {
+                engine.journal_silent(tx, &inv, silent, now)?;
                 append_entry(tx, &inv.id, frame.ty, &frame.payload)?;
                 engine.command_effects(tx, &inv, command, now)
             })
@@ -1827,6 +1841,61 @@ impl Engine {
             }
         }
         Ok(effects)
+    }
+
+    /// Journals and applies the commands held back since the attempt's last job, in order.
+    /// They answer nothing and affect no other invocation.
+    fn journal_silent(
+        &self,
+        tx: &Transaction<'_>,
+        inv: &Invocation,
+        silent: Silent,
+        now: i64,
+    ) -> rusqlite::Result<()> {
+        for (frame, command) in silent {
+            append_entry(tx, &inv.id, frame.ty, &frame.payload)?;
+            let (own, effects) = self.command_effects(tx, inv, command, now)?;
+            debug_assert!(
+                own.is_empty() && effects.is_empty(),
+                "a silent command answered"
+            );
+        }
+        Ok(())
+    }
+
+    /// Journals a `ctx.run` result, with the commands held back before it, and hands it to
+    /// the handler once committed: the handler may act on it outside, so it must not be
+    /// lost.
+    async fn complete_run(
+        &self,
+        invocation: &Invocation,
+        lock: &tokio::sync::Mutex<()>,
+        silent: Silent,
+        notification: Frame,
+    ) -> Result<(), EngineError> {
+        let _guard = lock.lock().await;
+        let (engine, inv) = (self.clone(), invocation.clone());
+        let now = now_ms(&*self.inner.clock);
+        let (ty, payload) = (notification.ty, notification.payload.clone());
+        self.inner
+            .store
+            .run(move |tx| {
+                engine.journal_silent(tx, &inv, silent, now)?;
+                append_entry(tx, &inv.id, ty, &payload).map(drop)
+            })
+            .await?;
+        let sender = self
+            .inner
+            .sched
+            .lock()
+            .unwrap()
+            .running
+            .get(&invocation.id)
+            .cloned();
+        if let Some(sender) = sender {
+            let _ = sender.send(notification.to_bytes());
+        }
+        Ok(())
     }
 
     fn command_effects(
@@ -2235,8 +2304,11 @@ impl Engine {
         &self,
         invocation: &Invocation,
         awaited: pb::SuspensionMessage,
+        silent: Silent,
     ) -> Result<(), EngineError> {
         let id = invocation.id.clone();
+        let (engine, inv) = (self.clone(), invocation.clone());
+        let now = now_ms(&*self.inner.clock);
         let completions = awaited.waiting_completions.clone();
         let signals = awaited.waiting_signals.clone();
         // Anything awaited that already arrived means: resume at once.
@@ -2244,6 +2316,7 @@ impl Engine {
             .inner
             .store
             .stage(move |tx| {
+                engine.journal_silent(tx, &inv, silent, now)?;
                 let mut stmt = tx.prepare_cached(
                     "SELECT ty, payload FROM journal WHERE invocation_id = ?1 AND ty >= 32768",
                 )?;
@@ -2302,7 +2375,7 @@ impl Engine {
         if give_up && !pause {
             // Killed by the policy: the failure and the completion in one transaction.
             return self
-                .finish(invocation, Some((attempts, (500, message))))
+                .finish(invocation, Some((attempts, (500, message))), Silent::new())
                 .await;
         }
         let id = invocation.id.clone();
@@ -2392,8 +2465,10 @@ impl Engine {
         &self,
         invocation: &Invocation,
         failure: Option<(u32, (u16, String))>,
+        silent: Silent,
     ) -> Result<(), EngineError> {
         let id = invocation.id.clone();
+        let (engine, inv) = (self.clone(), invocation.clone());
         let now = now_ms(&*self.inner.clock);
         let (journal, record) = self.retention_of(invocation);
         let expires =
@@ -2403,6 +2478,7 @@ impl Engine {
             .inner
             .store
             .run(move |tx| {
+                engine.journal_silent(tx, &inv, silent, now)?;
                 if let Some((attempts, (code, message))) = &failure {
                     tx.exec(
                         "UPDATE invocations SET attempts = ?2, last_error = ?4, failure_code = ?3, failure_message = ?4, result_value = NULL WHERE id = ?1",
@@ -2873,6 +2949,9 @@ fn resolve_target(tx: &Transaction<'_>, target: &AttachTarget) -> rusqlite::Resu
 }
 
 /// A command as the engine acts on it.
+/// Commands held back to be journaled with the attempt's next job, as received.
+type Silent = Vec<(Frame, Command)>;
+
 enum Command {
     Output(Outcome),
     SetState(Vec<u8>, Vec<u8>),
@@ -2906,6 +2985,18 @@ fn failure_outcome(f: pb::Failure) -> Outcome {
 }
 
 impl Command {
+    /// Answers nothing and touches no other invocation: may wait for the attempt's next job.
+    fn is_silent(&self) -> bool {
+        matches!(
+            self,
+            Command::Output(_)
+                | Command::SetState(..)
+                | Command::ClearState(_)
+                | Command::ClearAllState
+                | Command::Run
+        )
+    }
+
     fn decode(frame: &Frame) -> Result<Command, protocol::ProtocolError> {
         Ok(match frame.ty {
             protocol::OUTPUT_COMMAND => {
