@@ -727,6 +727,15 @@ fn read_outcome(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<Optio
 }
 
 /// A notification to append to an invocation's journal and deliver.
+/// What an attempt starts from: the invocation, its journal (type, payload), its key's state
+/// (unless lazy) and whether the state is lazy.
+type Loaded = (
+    Invocation,
+    Vec<(u16, Vec<u8>)>,
+    Vec<pb::start_message::StateEntry>,
+    bool,
+);
+
 struct Delivery {
     /// Its row in the outbox, when it was produced by a transaction of its own: delivering
     /// removes the row in the transaction that journals the notification, so that it is
@@ -1037,6 +1046,10 @@ impl Engine {
             },
         );
         let delayed = options.delay.is_some_and(|d| !d.is_zero());
+        // A new invocation of a plain service starts at once, from what is known here: no
+        // key to wait for, no state to read, a journal of its input alone.
+        let direct = !delayed && target.key.is_empty() && !kind.holds_key();
+        let start_entry = (input_frame.ty, input_frame.payload.to_vec());
         let t = target.clone();
         let idem = options.idempotency_key.clone();
         let accepted = self
@@ -1068,7 +1081,13 @@ impl Engine {
                     }
                 }
                 let seq: i64 = tx.row("SELECT COALESCE(MAX(seq) + 1, 1) FROM invocations", [], |r| r.get(0))?;
-                let status = if delayed { InvocationStatus::Scheduled } else { InvocationStatus::Pending };
+                let status = if delayed {
+                    InvocationStatus::Scheduled
+                } else if direct {
+                    InvocationStatus::Running
+                } else {
+                    InvocationStatus::Pending
+                };
                 tx.exec(
                     "INSERT INTO invocations (id, seq, raw_id, service, handler, key, kind, status, run_at, idempotency_key, random_seed, created_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -1092,7 +1111,23 @@ impl Engine {
             }
         };
         let (submitted, start_now) = accepted?;
-        if delayed {
+        if direct && submitted.is_new {
+            let invocation = Invocation {
+                id: submitted.invocation_id.clone(),
+                raw_id: raw.to_vec(),
+                service: target.service.clone(),
+                handler: target.handler.clone(),
+                key: String::new(),
+                kind,
+                status: InvocationStatus::Running,
+                random_seed: seed,
+                attempts: 0,
+                idempotency_key: options.idempotency_key.clone(),
+            };
+            let lazy = self.config_of(&invocation).lazy_state;
+            let loaded = (invocation, vec![start_entry], Vec::new(), lazy);
+            self.spawn_attempt_with(submitted.invocation_id.clone(), Some(loaded));
+        } else if delayed {
             self.inner.timer_wake.notify_one();
         } else if start_now {
             self.admit(&submitted.invocation_id, &target.service, &target.key, kind)
@@ -1417,6 +1452,12 @@ impl Engine {
     }
 
     fn spawn_attempt(&self, id: String) {
+        self.spawn_attempt_with(id, None);
+    }
+
+    /// Starts an attempt of `id`, with what it needs from the store when that is known
+    /// already (a new invocation), or read first.
+    fn spawn_attempt_with(&self, id: String, loaded: Option<Loaded>) {
         if self.is_shut_down() {
             return;
         }
@@ -1425,7 +1466,7 @@ impl Engine {
         }
         let engine = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = engine.attempt(&id).await {
+            if let Err(e) = engine.attempt(&id, loaded).await {
                 // Not even the failure could be recorded (the store failed): the invocation
                 // is still `running` on file, so an attempt later is what recovery would do.
                 tracing::error!("invocation {id}: {e}; trying again in 1 s");
@@ -1438,14 +1479,16 @@ impl Engine {
     }
 
     /// One attempt: replay the journal into the endpoint and process what it sends.
-    async fn attempt(&self, id: &str) -> Result<(), EngineError> {
+    async fn attempt(&self, id: &str, preloaded: Option<Loaded>) -> Result<(), EngineError> {
         let lock = self.journal_lock(id);
         let (sender, receiver) = mpsc::unbounded_channel::<Bytes>();
         let invocation = {
             let _guard = lock.lock().await;
             let owned = id.to_owned();
             let engine = self.clone();
-            let loaded = self
+            let loaded = match preloaded {
+                Some(loaded) => Ok(Some(loaded)),
+                None => self
                 .inner
                 .store
                 .stage(move |tx| {
@@ -1477,7 +1520,8 @@ impl Engine {
                     };
                     Ok(Some((invocation, journal, state, lazy)))
                 })
-                .await;
+                .await,
+            };
             self.inner.sched.lock().unwrap().starting.remove(id);
             let Some((invocation, journal, state, lazy)) = loaded? else {
                 tracing::warn!("invocation {id} is gone (purged); no attempt");
