@@ -1488,39 +1488,40 @@ impl Engine {
             let engine = self.clone();
             let loaded = match preloaded {
                 Some(loaded) => Ok(Some(loaded)),
-                None => self
-                .inner
-                .store
-                .stage(move |tx| {
-                    let Some(invocation) = read_invocation(tx, &owned)? else {
-                        return Ok(None);
-                    };
-                    let lazy = engine.config_of(&invocation).lazy_state;
-                    let mut stmt = tx.prepare_cached(
+                None => {
+                    self.inner
+                        .store
+                        .stage(move |tx| {
+                            let Some(invocation) = read_invocation(tx, &owned)? else {
+                                return Ok(None);
+                            };
+                            let lazy = engine.config_of(&invocation).lazy_state;
+                            let mut stmt = tx.prepare_cached(
                         "SELECT ty, payload FROM journal WHERE invocation_id = ?1 ORDER BY idx",
                     )?;
-                    let journal = stmt
-                        .query_map([&owned], |r| {
-                            Ok((r.get::<_, i64>(0)? as u16, r.get::<_, Vec<u8>>(1)?))
-                        })?
-                        .collect::<rusqlite::Result<Vec<_>>>()?;
-                    let state = if invocation.key.is_empty() || lazy {
-                        Vec::new()
-                    } else {
-                        let mut stmt = tx.prepare_cached(
-                            "SELECT name, value FROM state WHERE service = ?1 AND key = ?2",
-                        )?;
-                        stmt.query_map(params![invocation.service, invocation.key], |r| {
-                            Ok(pb::start_message::StateEntry {
-                                key: r.get(0)?,
-                                value: r.get(1)?,
-                            })
-                        })?
-                        .collect::<rusqlite::Result<Vec<_>>>()?
-                    };
-                    Ok(Some((invocation, journal, state, lazy)))
-                })
-                .await,
+                            let journal = stmt
+                                .query_map([&owned], |r| {
+                                    Ok((r.get::<_, i64>(0)? as u16, r.get::<_, Vec<u8>>(1)?))
+                                })?
+                                .collect::<rusqlite::Result<Vec<_>>>()?;
+                            let state = if invocation.key.is_empty() || lazy {
+                                Vec::new()
+                            } else {
+                                let mut stmt = tx.prepare_cached(
+                                    "SELECT name, value FROM state WHERE service = ?1 AND key = ?2",
+                                )?;
+                                stmt.query_map(params![invocation.service, invocation.key], |r| {
+                                    Ok(pb::start_message::StateEntry {
+                                        key: r.get(0)?,
+                                        value: r.get(1)?,
+                                    })
+                                })?
+                                .collect::<rusqlite::Result<Vec<_>>>()?
+                            };
+                            Ok(Some((invocation, journal, state, lazy)))
+                        })
+                        .await
+                }
             };
             self.inner.sched.lock().unwrap().starting.remove(id);
             let Some((invocation, journal, state, lazy)) = loaded? else {
