@@ -240,7 +240,7 @@ impl Engine {
 }
 
 /// The `name` field (12) of a command, if it has one.
-fn entry_name(ty: u16, payload: &[u8]) -> Option<String> {
+pub(super) fn entry_name(ty: u16, payload: &[u8]) -> Option<String> {
     if !protocol::is_command(ty) {
         return None;
     }
@@ -256,6 +256,10 @@ fn entry_name(ty: u16, payload: &[u8]) -> Option<String> {
 impl Engine {
     /// Answers one admin request.
     pub async fn handle_admin(&self, request: http::Request<Bytes>) -> Response<Bytes> {
+        // The routes of restate-server's admin API that its CLI uses (admin_api.rs).
+        if let Some(response) = self.handle_cli_admin(&request).await {
+            return response;
+        }
         let path = request.uri().path().to_owned();
         let query = request.uri().query().unwrap_or("").to_owned();
         let param = |name: &str| query_value(&query, name).map(str::to_owned);
@@ -329,7 +333,7 @@ impl Engine {
     }
 }
 
-fn json_ok(status: StatusCode, body: serde_json::Value) -> Response<Bytes> {
+pub(super) fn json_ok(status: StatusCode, body: serde_json::Value) -> Response<Bytes> {
     json_response(status, body.to_string())
 }
 
@@ -342,6 +346,6 @@ fn accepted() -> Response<Bytes> {
     json_ok(StatusCode::ACCEPTED, json!({}))
 }
 
-fn error(status: StatusCode, message: &str) -> Response<Bytes> {
+pub(super) fn error(status: StatusCode, message: &str) -> Response<Bytes> {
     json_ok(status, json!({ "message": message }))
 }

@@ -41,6 +41,8 @@ type Job = Box<dyn FnOnce(&Transaction<'_>) -> (bool, Box<dyn FnOnce(bool) + Sen
 pub(crate) struct Store {
     jobs: mpsc::Sender<Job>,
     path: String,
+    /// What a read-only query connection opens: the file, or the shared in-memory database.
+    reader: String,
 }
 
 impl std::fmt::Debug for Store {
@@ -147,9 +149,22 @@ impl Store {
         hook: Option<CommitHook>,
     ) -> Result<Self, StoreError> {
         let shown = path.map_or_else(|| ":memory:".to_owned(), |p| p.display().to_string());
+        // An in-memory database is named and shared, so that queries can read it (admin SQL).
+        let reader = path.map_or_else(
+            || {
+                format!(
+                    "file:restate-rs-{}?mode=memory&cache=shared",
+                    uuid::Uuid::new_v4().simple()
+                )
+            },
+            |p| p.display().to_string(),
+        );
         let connection = match path {
             Some(p) => Connection::open(p),
-            None => Connection::open_in_memory(),
+            None => Connection::open_with_flags(
+                &reader,
+                rusqlite::OpenFlags::default() | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+            ),
         }
         .map_err(|e| StoreError::Open {
             path: shown.clone(),
@@ -165,7 +180,16 @@ impl Store {
                 path: shown.clone(),
                 message: format!("cannot start the storage thread: {e}"),
             })?;
-        Ok(Self { jobs, path: shown })
+        Ok(Self {
+            jobs,
+            path: shown,
+            reader,
+        })
+    }
+
+    /// What a read-only query connection opens (a path or a `file:` URI).
+    pub(crate) fn reader(&self) -> &str {
+        &self.reader
     }
 
     /// Runs `work` in a transaction shared with whatever else is queued, and returns its
@@ -274,6 +298,7 @@ fn writer(
             }
         }
         let mut replies = Vec::with_capacity(batch.len());
+        let (group, started) = (batch.len(), std::time::Instant::now()); // metrics
         let committed = match connection.transaction() {
             Ok(tx) => {
                 for job in batch {
@@ -282,6 +307,7 @@ fn writer(
                 }
                 match tx.commit() {
                     Ok(()) => {
+                        super::metrics::commit(group, started.elapsed());
                         commits += 1;
                         if let Some(hook) = &hook {
                             hook(commits);
