@@ -286,13 +286,20 @@ async fn commands_on(kind: Kind) {
     for want in [
         "scenarios.v1.Counter/c1/Add",
         "completed with success",
-        "SetState",
+        "Command: Input",
+        "Command: SetState key value",
+        "Command: Output",
     ] {
         assert!(run.stdout.contains(want), "describe: {want}\n{}", run.all());
     }
     let run = cli(&env, h, &["invocations", "describe", &sleeper]).await;
     assert!(run.ok, "{}", run.all());
-    assert!(run.stdout.contains("Sleep"), "{}", run.all());
+    assert!(run.stdout.contains("Command: Sleep until"), "{}", run.all());
+
+    let run = cli(&env, h, &["services", "status"]).await;
+    assert!(run.ok, "{}", run.all());
+    assert!(run.stdout.contains("scenarios.v1.Waiter"), "{}", run.all());
+    assert!(run.stdout.contains(&counter), "{}", run.all());
 
     let run = cli(&env, h, &["state", "get", "scenarios.v1.Counter", "c1"]).await;
     assert!(run.ok, "{}", run.all());

@@ -101,9 +101,14 @@ struct View {
     columns: &'static [Column],
 }
 
-/// restate-server's status names, from the engine's.
+/// restate-server's status names in `sys_invocation`, from the engine's.
 const STATUS: &str = "CASE i.status WHEN 'pending' THEN 'ready' WHEN 'inboxed' THEN 'pending' \
      WHEN 'backoff' THEN 'backing-off' ELSE i.status END";
+
+/// restate-server's status names in `sys_invocation_status`, where an invocation that has been
+/// handed to the invoker (running, waiting to run or between retries) is `invoked`.
+const STATUS_TABLE: &str = "CASE i.status WHEN 'pending' THEN 'invoked' WHEN 'running' THEN 'invoked' \
+     WHEN 'backoff' THEN 'invoked' ELSE i.status END";
 
 macro_rules! invocation_status_columns {
     () => {
@@ -231,7 +236,7 @@ macro_rules! invocation_state_columns {
     };
 }
 
-const STATUS_SQL: &str = STATUS;
+const STATUS_SQL: &str = STATUS_TABLE;
 const STATUS_COLUMNS: [Column; 30] = invocation_status_columns!();
 const STATE_COLUMNS: [Column; 14] = invocation_state_columns!();
 
@@ -248,10 +253,11 @@ const INVOCATION_COLUMNS: [Column; 44] = {
         all[i + j] = STATE_COLUMNS[j];
         j += 1;
     }
+    all[2] = ("status", Ty::Utf8, STATUS);
     all
 };
 
-const ACTIVE: &str = "main.invocations i WHERE i.status <> 'completed'";
+const ACTIVE: &str = "main.invocations i WHERE i.status IN ('running', 'backoff')";
 
 const VIEWS: &[View] = &[
     View {
@@ -308,7 +314,11 @@ const VIEWS: &[View] = &[
             ("raw", Ty::Binary, "j.payload"),
             ("raw_length", Ty::UInt64, "LENGTH(j.payload)"),
             ("version", Ty::UInt32, "2"),
-            ("entry_json", Ty::Utf8, "NULL"),
+            (
+                "entry_json",
+                Ty::Utf8,
+                "restate_rs_entry_json(j.ty, j.payload)",
+            ),
             ("entry_lite_json", Ty::Utf8, "NULL"),
             ("appended_at", Ty::Timestamp, "NULL"),
         ],
@@ -566,6 +576,12 @@ fn open(source: &str, catalog: &Catalog) -> rusqlite::Result<Connection> {
         connection.busy_timeout(Duration::from_secs(1))?;
     }
     connection.create_scalar_function("now", 0, FunctionFlags::SQLITE_UTF8, |_| Ok(now_ms()))?;
+    connection.create_aggregate_function(
+        "restate_rs_first_value",
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        FirstValue,
+    )?;
     connection.create_scalar_function(
         "restate_rs_entry_name",
         2,
@@ -574,6 +590,16 @@ fn open(source: &str, catalog: &Catalog) -> rusqlite::Result<Connection> {
             let ty: i64 = ctx.get(0)?;
             let payload: Vec<u8> = ctx.get(1)?;
             Ok(super::admin::entry_name(ty as u16, &payload).unwrap_or_default())
+        },
+    )?;
+    connection.create_scalar_function(
+        "restate_rs_entry_json",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let ty: i64 = ctx.get(0)?;
+            let payload: Vec<u8> = ctx.get(1)?;
+            Ok(entry_json(ty as u16, &payload))
         },
     )?;
     connection.create_scalar_function(
@@ -658,6 +684,98 @@ fn open(source: &str, catalog: &Catalog) -> rusqlite::Result<Connection> {
     }
     connection.pragma_update(None, "query_only", true)?;
     Ok(connection)
+}
+
+/// A command as restate-server's `entry_json` has it, for the commands whose shape the CLI
+/// reads (input, output, eager state reads and writes, sleeps); `None` for the others.
+fn entry_json(ty: u16, payload: &[u8]) -> Option<String> {
+    use super::protocol::{self, pb};
+    use prost::Message;
+    let bytes = |v: Option<pb::Value>| v.map(|v| v.content.to_vec()).unwrap_or_default();
+    let command = match ty {
+        protocol::INPUT_COMMAND => {
+            let m = pb::InputCommandMessage::decode(payload).ok()?;
+            let headers: Vec<serde_json::Value> = m
+                .headers
+                .iter()
+                .map(|h| serde_json::json!({ "name": h.key, "value": h.value }))
+                .collect();
+            serde_json::json!({ "Input": { "headers": headers, "payload": bytes(m.value), "name": m.name } })
+        }
+        protocol::OUTPUT_COMMAND => {
+            let m = pb::OutputCommandMessage::decode(payload).ok()?;
+            let result = match m.result? {
+                pb::output_command_message::Result::Value(v) => {
+                    serde_json::json!({ "Success": v.content.to_vec() })
+                }
+                pb::output_command_message::Result::Failure(f) => {
+                    serde_json::json!({ "Failure": { "code": f.code, "message": f.message } })
+                }
+            };
+            serde_json::json!({ "Output": { "result": result, "name": m.name } })
+        }
+        protocol::SET_STATE_COMMAND => {
+            let m = pb::SetStateCommandMessage::decode(payload).ok()?;
+            serde_json::json!({ "SetState": {
+                "key": String::from_utf8_lossy(&m.key),
+                "value": bytes(m.value),
+                "name": m.name,
+            } })
+        }
+        protocol::GET_EAGER_STATE_COMMAND => {
+            let m = pb::GetEagerStateCommandMessage::decode(payload).ok()?;
+            let result = match m.result? {
+                pb::get_eager_state_command_message::Result::Void(_) => serde_json::json!("Void"),
+                pb::get_eager_state_command_message::Result::Value(v) => {
+                    serde_json::json!({ "Success": v.content.to_vec() })
+                }
+            };
+            serde_json::json!({ "GetEagerState": {
+                "key": String::from_utf8_lossy(&m.key),
+                "result": result,
+                "name": m.name,
+            } })
+        }
+        protocol::SLEEP_COMMAND => {
+            let m = pb::SleepCommandMessage::decode(payload).ok()?;
+            serde_json::json!({ "Sleep": {
+                "wake_up_time": m.wake_up_time,
+                "completion_id": m.result_completion_id,
+                "name": m.name,
+            } })
+        }
+        _ => return None,
+    };
+    Some(serde_json::json!({ "Command": command }).to_string())
+}
+
+/// `FIRST_VALUE(x [ORDER BY ...])` as an aggregate, as DataFusion has it: the first value of
+/// the group.
+struct FirstValue;
+
+impl rusqlite::functions::Aggregate<Option<Value>, Value> for FirstValue {
+    fn init(&self, _: &mut rusqlite::functions::Context<'_>) -> rusqlite::Result<Option<Value>> {
+        Ok(None)
+    }
+
+    fn step(
+        &self,
+        ctx: &mut rusqlite::functions::Context<'_>,
+        first: &mut Option<Value>,
+    ) -> rusqlite::Result<()> {
+        if first.is_none() {
+            *first = Some(ctx.get::<Value>(0)?);
+        }
+        Ok(())
+    }
+
+    fn finalize(
+        &self,
+        _: &mut rusqlite::functions::Context<'_>,
+        first: Option<Option<Value>>,
+    ) -> rusqlite::Result<Value> {
+        Ok(first.flatten().unwrap_or(Value::Null))
+    }
 }
 
 /// restate-server's name of a journal entry type (rows of version 2): `Command: Sleep`,
@@ -768,6 +886,9 @@ pub(crate) fn translate(sql: &str) -> Result<(String, String), String> {
                     i += 1;
                 } else if lower == "index" {
                     out.push_str("\"index\"");
+                } else if lower == "first_value" {
+                    // DataFusion's aggregate; SQLite's is a window function only.
+                    out.push_str("restate_rs_first_value");
                 } else if lower == "ilike" {
                     out.push_str("LIKE");
                 } else {
