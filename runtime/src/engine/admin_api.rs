@@ -349,8 +349,9 @@ impl Engine {
             .services
             .iter()
             .map(|(name, meta)| {
+                // Private when every handler is (the service's own setting reaches them all).
                 let public =
-                    !meta.configs.values().any(|c| c.ingress_private) || meta.configs.is_empty();
+                    meta.configs.is_empty() || !meta.configs.values().all(|c| c.ingress_private);
                 let ty = match meta.kind {
                     ServiceKind::Service => "Service",
                     ServiceKind::Object => "VirtualObject",
@@ -575,6 +576,11 @@ impl Engine {
             .iter()
             .filter_map(|v| v.to_str().ok())
             .any(|v| v.contains("application/json"));
+        // A few queries at a time: each holds a thread and a connection.
+        static RUNNING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(4);
+        let Ok(_permit) = RUNNING.acquire().await else {
+            return error(StatusCode::SERVICE_UNAVAILABLE, "queries are closed");
+        };
         let source = self.inner.store.reader().to_owned();
         let catalog = self.catalog();
         let answer = tokio::task::spawn_blocking(move || {

@@ -10,6 +10,7 @@
 //!   judgement, and the connection is `query_only` besides.
 //! - A query is stopped after [`QueryLimits::time`] (SQLite's progress handler) and refused
 //!   past [`QueryLimits::rows`] rows, with a message that says which.
+//!   The admin API runs at most four at once.
 //! - The CLI writes DataFusion's dialect: `information_schema.columns` and the `index` column
 //!   are translated; `now()` is a function of the connection. What SQLite cannot run is a 400
 //!   with SQLite's reason.
