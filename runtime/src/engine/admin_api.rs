@@ -609,17 +609,9 @@ impl Engine {
 
     /// `GET /metrics`, in Prometheus's text format.
     async fn metrics_text(&self) -> Response<Bytes> {
-        let counts = self
-            .inner
-            .store
-            .run(|tx| {
-                let mut stmt =
-                    tx.prepare_cached("SELECT status, COUNT(*) FROM invocations GROUP BY status")?;
-                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .await;
-        if let Ok(counts) = &counts {
+        let source = self.inner.store.reader().to_owned();
+        let counts = tokio::task::spawn_blocking(move || query::status_counts(&source)).await;
+        if let Ok(Ok(counts)) = &counts {
             super::metrics::invocations_by_status(counts);
         }
         match super::metrics::handle() {

@@ -561,21 +561,36 @@ fn reason(e: rusqlite::Error) -> String {
     }
 }
 
-/// Opens a read-only connection with the views.
-fn open(source: &str, catalog: &Catalog) -> rusqlite::Result<Connection> {
-    let memory = source.starts_with("file:");
+/// Invocations per status (the engine's names), read beside the writer.
+pub(crate) fn status_counts(source: &str) -> rusqlite::Result<Vec<(String, i64)>> {
+    let connection = open_read_only(source)?;
+    let mut statement =
+        connection.prepare("SELECT status, COUNT(*) FROM main.invocations GROUP BY status")?;
+    statement
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect()
+}
+
+/// A read-only connection on the engine's database.
+fn open_read_only(source: &str) -> rusqlite::Result<Connection> {
     let connection = Connection::open_with_flags(
         source,
         OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    if memory {
+    if source.starts_with("file:") {
         // Shared cache: read without table locks, so the writer is never blocked.
         connection.pragma_update(None, "read_uncommitted", true)?;
     } else {
         connection.busy_timeout(Duration::from_secs(1))?;
     }
+    Ok(connection)
+}
+
+/// Opens a read-only connection with the views.
+fn open(source: &str, catalog: &Catalog) -> rusqlite::Result<Connection> {
+    let connection = open_read_only(source)?;
     connection.create_scalar_function("now", 0, FunctionFlags::SQLITE_UTF8, |_| Ok(now_ms()))?;
     connection.create_aggregate_function(
         "restate_rs_first_value",
