@@ -2,10 +2,11 @@
 //! named and shaped like restate-server's system tables, on a connection of their own.
 //!
 //! - Each query opens its own connection, read-only (`SQLITE_OPEN_READ_ONLY`), on the same
-//!   file; an in-memory engine shares its database through a named shared-cache memory URI
-//!   and the query reads it without taking table locks (`read_uncommitted`), so a query never
-//!   holds up the writer. The views are `TEMP` views of that connection; the file's schema
-//!   does not change.
+//!   file (WAL: readers never hold up the writer). An in-memory engine shares its database
+//!   through a named shared-cache memory URI; a query copies it (one pass over its pages,
+//!   without table locks) and runs on the copy, so that it never holds up the writer for
+//!   longer than the copy takes. The views are `TEMP` views of the query's connection; the
+//!   file's schema does not change.
 //! - Only `SELECT`, `WITH` and `VALUES` run; the statement must be read-only by SQLite's own
 //!   judgement, and the connection is `query_only` besides.
 //! - A query is stopped after [`QueryLimits::time`] (SQLite's progress handler) and refused
@@ -571,21 +572,36 @@ pub(crate) fn status_counts(source: &str) -> rusqlite::Result<Vec<(String, i64)>
         .collect()
 }
 
-/// A read-only connection on the engine's database.
+/// A read-only connection on the engine's database: on its file, or on a private snapshot of
+/// an in-memory engine's database.
 fn open_read_only(source: &str) -> rusqlite::Result<Connection> {
-    let connection = Connection::open_with_flags(
+    let mut connection = Connection::open_with_flags(
         source,
         OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    if source.starts_with("file:") {
-        // Shared cache: read without table locks, so the writer is never blocked.
-        connection.pragma_update(None, "read_uncommitted", true)?;
-    } else {
+    if !source.starts_with("file:") {
         connection.busy_timeout(Duration::from_secs(1))?;
+        return Ok(connection);
     }
-    Ok(connection)
+    // A connection to a shared-cache database holds the cache's mutex for as long as one step
+    // of a statement runs, which would hold up the writer for as long as a query runs: copy
+    // the database instead (one pass over its pages) and query the copy.
+    connection.pragma_update(None, "read_uncommitted", true)?;
+    let snapshot = match connection.serialize(rusqlite::MAIN_DB)? {
+        rusqlite::serialize::Data::Owned(data) => data,
+        rusqlite::serialize::Data::Shared(_) => {
+            return Err(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CANTOPEN),
+                Some("the engine's in-memory database cannot be copied for a query".to_owned()),
+            ));
+        }
+    };
+    drop(connection);
+    let mut private = Connection::open_in_memory()?;
+    private.deserialize(rusqlite::MAIN_DB, snapshot, true)?;
+    Ok(private)
 }
 
 /// Opens a read-only connection with the views.
