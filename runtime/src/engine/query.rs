@@ -562,9 +562,10 @@ fn reason(e: rusqlite::Error) -> String {
     }
 }
 
-/// Invocations per status (the engine's names), read beside the writer.
+/// Invocations per status (the engine's names), read beside the writer (one short statement
+/// on the status index, so no copy of an in-memory database).
 pub(crate) fn status_counts(source: &str) -> rusqlite::Result<Vec<(String, i64)>> {
-    let connection = open_read_only(source)?;
+    let connection = connect(source)?;
     let mut statement =
         connection.prepare("SELECT status, COUNT(*) FROM main.invocations GROUP BY status")?;
     statement
@@ -572,23 +573,33 @@ pub(crate) fn status_counts(source: &str) -> rusqlite::Result<Vec<(String, i64)>
         .collect()
 }
 
-/// A read-only connection on the engine's database: on its file, or on a private snapshot of
-/// an in-memory engine's database.
-fn open_read_only(source: &str) -> rusqlite::Result<Connection> {
-    let mut connection = Connection::open_with_flags(
+/// A read-only connection straight on the engine's database (for an in-memory engine, on its
+/// shared cache, without table locks).
+fn connect(source: &str) -> rusqlite::Result<Connection> {
+    let connection = Connection::open_with_flags(
         source,
         OpenFlags::SQLITE_OPEN_READ_ONLY
             | OpenFlags::SQLITE_OPEN_URI
             | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )?;
-    if !source.starts_with("file:") {
+    if source.starts_with("file:") {
+        connection.pragma_update(None, "read_uncommitted", true)?;
+    } else {
         connection.busy_timeout(Duration::from_secs(1))?;
+    }
+    Ok(connection)
+}
+
+/// A read-only connection for a query: on the engine's file, or on a private snapshot of
+/// an in-memory engine's database.
+fn open_read_only(source: &str) -> rusqlite::Result<Connection> {
+    let mut connection = connect(source)?;
+    if !source.starts_with("file:") {
         return Ok(connection);
     }
     // A connection to a shared-cache database holds the cache's mutex for as long as one step
     // of a statement runs, which would hold up the writer for as long as a query runs: copy
     // the database instead (one pass over its pages) and query the copy.
-    connection.pragma_update(None, "read_uncommitted", true)?;
     let snapshot = match connection.serialize(rusqlite::MAIN_DB)? {
         rusqlite::serialize::Data::Owned(data) => data,
         rusqlite::serialize::Data::Shared(_) => {
