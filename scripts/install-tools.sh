@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond the Rust toolchain, idempotently:
 #   protoc  from Debian's protobuf-compiler (when missing)
-#   buf and restate-server  from npm, pinned in .tools/package.json, into .tools/node_modules
+#   buf, restate-server and the restate CLI  from npm, pinned in .tools/package.json, into
+#   .tools/node_modules
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,12 +31,13 @@ fi
 stamp=.tools/node_modules/.restate-rs-stamp
 want=$(sha256sum .tools/package.json | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  say "installing buf and restate-server from npm into .tools"
+  say "installing buf, restate-server and the restate CLI from npm into .tools"
   (cd .tools && npm install --no-package-lock --no-audit --no-fund --loglevel=error >/dev/null)
   echo "$want" > "$stamp"
 fi
 say "buf $(.tools/node_modules/.bin/buf --version)"
 say "$(.tools/node_modules/@restatedev/restate-server-linux-x64/bin/restate-server --version 2>&1 | head -1)"
+say "$(.tools/node_modules/@restatedev/restate-linux-x64/bin/restate --version 2>&1 | head -1)"
 
 # --- interop: the Python service of tests/interop_python.rs -------------------------------
 # A venv at .tools/python with the Restate Python SDK and hypercorn, exact versions in

@@ -1,11 +1,38 @@
 //! What users inspect and do most, like restate-server's admin API: services and handlers,
 //! invocations with their status, one invocation with its journal and state, cancel and kill.
-//! Available as methods, and over HTTP with [`AdminServer`]:
+//! Available as methods, and over HTTP with [`AdminServer`], which answers the official
+//! Restate CLI (`restate` 1.7) as restate-server 1.7.12 does (`docs/CLI.md` says what matches
+//! and what differs):
+//!
+//! ```sh
+//! RESTATE_ADMIN_URL=http://127.0.0.1:9070 restate invocations list --all
+//! RESTATE_ADMIN_URL=http://127.0.0.1:9070 restate sql "select id, status from sys_invocation"
+//! ```
+//!
+//! restate-server's routes (also under `/v1` to `/v4`, the prefix the CLI picks from
+//! `GET /version`):
 //!
 //! | request | answer |
 //! | --- | --- |
-//! | `GET /services` | `{"services": [{"name", "ty", "handlers": [{"name", "ty"}]}]}` |
-//! | `GET /services/{name}` | one service |
+//! | `GET /version` | `{"version": "1.7.12", "min_admin_api_version": 1, "max_admin_api_version": 4, ...}` |
+//! | `GET /health` | 200 |
+//! | `GET /services`, `GET /services/{name}` | restate-server's service metadata: kind, handlers (kind, input and output descriptions and JSON schemas, overrides), retentions, timeouts, retry policy, deployment |
+//! | `GET /services/{name}/handlers[/{handler}]` | the handlers |
+//! | `PATCH /services/{name}` | 200 for a patch that changes nothing; 400 otherwise (settings come from the deployment's manifest) |
+//! | `POST /services/{name}/state` `{"object_key", "new_state": {name: [bytes]}}` | 202; replaces the key's state; 409 while an invocation holds the key |
+//! | `GET /deployments`, `GET /deployments/{id}` | the engine's one deployment |
+//! | `POST /deployments` | the engine's own deployment again: 201; any other: 400 |
+//! | `DELETE /deployments/{id}` | 409 |
+//! | `PATCH /invocations/{id}/cancel` | 202 |
+//! | `PATCH /invocations/{id}/kill` | 200 (202 unversioned) |
+//! | `PATCH /invocations/{id}/pause` | 202 for an invocation between retries, 409 otherwise |
+//! | `POST /query` `{"query": "..."}` | SQL over views shaped like restate-server's system tables: `{"rows": [...]}` for `accept: application/json`, an Arrow IPC stream otherwise; 400 with the reason for what does not run, writes, and queries past 5 s or 100 000 rows |
+//! | `GET /metrics` | Prometheus text: invocations started, completed, failed, by status, their latency; commit group size and time |
+//!
+//! The engine's own routes (the `restate-rs admin` command line uses them):
+//!
+//! | request | answer |
+//! | --- | --- |
 //! | `GET /invocations[?status=running&service=...]` | `{"invocations": [...]}` |
 //! | `GET /invocations/{id}` | the invocation, its journal and its key's state |
 //! | `PATCH /invocations/{id}/cancel`, `DELETE /invocations/{id}?mode=cancel` | 202 |
@@ -13,7 +40,6 @@
 //! | `PATCH /invocations/{id}/resume` | 202, for an invocation paused after its last attempt |
 //! | `PATCH /invocations/{id}/purge`, `DELETE /invocations/{id}?mode=purge` | 200 (202), for a completed invocation: removes it, its journal, its idempotency key; for a workflow's run also the workflow's state and promises; 409 for one that has not completed |
 //! | `PATCH /invocations/{id}/purge-journal` | 200, for a completed invocation: removes its journal, keeps its output |
-//! | `GET /health` | 200 |
 
 use super::ingress::{json_response, query_value};
 use super::status::InvocationStatus;
@@ -245,7 +271,7 @@ impl Engine {
 }
 
 /// The `name` field (12) of a command, if it has one.
-fn entry_name(ty: u16, payload: &[u8]) -> Option<String> {
+pub(super) fn entry_name(ty: u16, payload: &[u8]) -> Option<String> {
     if !protocol::is_command(ty) {
         return None;
     }
@@ -261,6 +287,10 @@ fn entry_name(ty: u16, payload: &[u8]) -> Option<String> {
 impl Engine {
     /// Answers one admin request.
     pub async fn handle_admin(&self, request: http::Request<Bytes>) -> Response<Bytes> {
+        // The routes of restate-server's admin API that its CLI uses (admin_api.rs).
+        if let Some(response) = self.handle_cli_admin(&request).await {
+            return response;
+        }
         let path = request.uri().path().to_owned();
         let query = request.uri().query().unwrap_or("").to_owned();
         let param = |name: &str| query_value(&query, name).map(str::to_owned);
@@ -334,7 +364,7 @@ impl Engine {
     }
 }
 
-fn json_ok(status: StatusCode, body: serde_json::Value) -> Response<Bytes> {
+pub(super) fn json_ok(status: StatusCode, body: serde_json::Value) -> Response<Bytes> {
     json_response(status, body.to_string())
 }
 
@@ -347,6 +377,6 @@ fn accepted() -> Response<Bytes> {
     json_ok(StatusCode::ACCEPTED, json!({}))
 }
 
-fn error(status: StatusCode, message: &str) -> Response<Bytes> {
+pub(super) fn error(status: StatusCode, message: &str) -> Response<Bytes> {
     json_ok(status, json!({ "message": message }))
 }

@@ -63,7 +63,7 @@ impl Engine {
                     return ingress_error(
                         StatusCode::BAD_REQUEST,
                         &format!(
-                            "bad invocation id '{id}': the engine's ids are `inv_` and 32 hex digits"
+                            "bad invocation id '{id}': the engine's ids are `inv_1` and 33 base62 digits"
                         ),
                     );
                 }
@@ -417,11 +417,7 @@ fn media_type_matches(actual: &str, pattern: &str) -> bool {
     want_kind == "*" || (want_kind == kind && (want_sub == "*" || want_sub == sub))
 }
 
-/// Whether `id` has the form of the engine's invocation ids (`inv_` and 32 hex digits).
-fn is_invocation_id(id: &str) -> bool {
-    id.strip_prefix("inv_")
-        .is_some_and(|hex| hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
-}
+use super::ids::is_invocation_id;
 
 fn with_id(mut response: Response<Bytes>, invocation_id: &str) -> Response<Bytes> {
     if let Ok(value) = HeaderValue::from_str(invocation_id) {

@@ -29,12 +29,16 @@
 //! retryable errors, terminal errors, idempotency keys, attach and output.
 
 mod admin;
+mod admin_api;
 mod clock;
 mod deployment;
+mod ids;
 mod ingress;
+mod metrics;
 #[doc(hidden)]
 pub mod probe;
 pub(crate) mod protocol;
+mod query;
 #[cfg(test)]
 mod recovery_tests;
 mod retention;
@@ -1011,7 +1015,7 @@ impl Engine {
                 .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
         );
         let raw: [u8; 16] = *uuid::Uuid::new_v4().as_bytes();
-        let id = format!("inv_{}", hex(&raw));
+        let id = ids::invocation_id(&raw);
         let watcher = (!durable).then(|| {
             let (sender, receiver) = oneshot::channel();
             self.inner
@@ -1111,6 +1115,9 @@ impl Engine {
             }
         };
         let (submitted, start_now) = accepted?;
+        if submitted.is_new {
+            metrics::invocation_started(&target.service, &target.handler);
+        }
         if direct && submitted.is_new {
             let invocation = Invocation {
                 id: submitted.invocation_id.clone(),
@@ -2271,7 +2278,7 @@ impl Engine {
             }
         }
         let raw: [u8; 16] = *uuid::Uuid::new_v4().as_bytes();
-        let id = format!("inv_{}", hex(&raw));
+        let id = ids::invocation_id(&raw);
         let seed: u64 = u64::from_le_bytes(
             uuid::Uuid::new_v4().as_bytes()[..8]
                 .try_into()
@@ -2302,6 +2309,7 @@ impl Engine {
                 now
             ],
         )?;
+        metrics::invocation_started(&call.service, &call.handler);
         let input = Frame::new(
             protocol::INPUT_COMMAND,
             &pb::InputCommandMessage {
@@ -2519,7 +2527,7 @@ impl Engine {
         let expires =
             |d: Duration| now.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
         let (journal_expires, record_expires) = (expires(journal), expires(record));
-        let (outcome, deliveries) = self
+        let (outcome, deliveries, created) = self
             .inner
             .store
             .run(move |tx| {
@@ -2547,10 +2555,18 @@ impl Engine {
                     let frame = output_frame(true, completion, Some(&outcome));
                     deliveries.push(enqueue(tx, waiter, frame)?);
                 }
+                let created: i64 = tx.query_row("SELECT created_at FROM invocations WHERE id = ?1", [&id], |r| r.get(0))?; // metrics
                 retention::purge_if_expired(tx, &id, now, journal_expires, record_expires)?;
-                Ok((outcome, deliveries))
+                Ok((outcome, deliveries, created))
             })
             .await?;
+        let elapsed = Duration::from_millis(now.saturating_sub(created).max(0) as u64);
+        metrics::invocation_finished(
+            &invocation.service,
+            &invocation.handler,
+            outcome.is_err(),
+            elapsed,
+        );
         let watchers = self
             .inner
             .sched
@@ -3416,10 +3432,6 @@ fn undecodable(frame: &Frame, error: impl std::fmt::Display) -> EngineError {
         "the endpoint sent a {} that does not decode: {error}",
         protocol::type_name(frame.ty)
     ))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Asks the endpoint for its services, as a Restate server does at registration.

@@ -100,6 +100,8 @@ struct Job {
 pub(crate) struct Store {
     jobs: mpsc::Sender<Job>,
     path: String,
+    /// What a read-only query connection opens: the file, or the shared in-memory database.
+    reader: String,
 }
 
 impl std::fmt::Debug for Store {
@@ -206,9 +208,22 @@ impl Store {
         hook: Option<CommitHook>,
     ) -> Result<Self, StoreError> {
         let shown = path.map_or_else(|| ":memory:".to_owned(), |p| p.display().to_string());
+        // An in-memory database is named and shared, so that queries can read it (admin SQL).
+        let reader = path.map_or_else(
+            || {
+                format!(
+                    "file:restate-rs-{}?mode=memory&cache=shared",
+                    uuid::Uuid::new_v4().simple()
+                )
+            },
+            |p| p.display().to_string(),
+        );
         let connection = match path {
             Some(p) => Connection::open(p),
-            None => Connection::open_in_memory(),
+            None => Connection::open_with_flags(
+                &reader,
+                rusqlite::OpenFlags::default() | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+            ),
         }
         .map_err(|e| StoreError::Open {
             path: shown.clone(),
@@ -225,7 +240,16 @@ impl Store {
                 path: shown.clone(),
                 message: format!("cannot start the storage thread: {e}"),
             })?;
-        Ok(Self { jobs, path: shown })
+        Ok(Self {
+            jobs,
+            path: shown,
+            reader,
+        })
+    }
+
+    /// What a read-only query connection opens (a path or a `file:` URI).
+    pub(crate) fn reader(&self) -> &str {
+        &self.reader
     }
 
     /// Runs `work` in a transaction shared with whatever else is queued, and returns its
@@ -395,8 +419,10 @@ fn writer(
                 Err(_) => break,
             }
         }
+        let committing = Instant::now();
         match tx.commit() {
             Ok(()) => {
+                super::metrics::commit(size, committing.elapsed());
                 commits += 1;
                 if let Some(hook) = &hook {
                     hook(commits);

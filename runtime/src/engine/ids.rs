@@ -1,0 +1,73 @@
+//! Ids in restate-server's text form, so that tools written for restate-server (its CLI
+//! among them) read the engine's ids: a prefix (`inv_`, `dp_`), a version digit (`1`), then
+//! fixed-width base62 numbers (digits `0-9a-zA-Z`, most significant first, each number taken
+//! in big-endian byte order as restate-server does on the machines it runs on).
+
+const DIGITS: &[u8; 62] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+/// Characters of a base62 `u64` and `u128`.
+const U64_WIDTH: usize = 11;
+const U128_WIDTH: usize = 22;
+
+fn push_base62(mut value: u128, width: usize, out: &mut String) {
+    let mut digits = Vec::with_capacity(width);
+    while value > 0 {
+        digits.push(DIGITS[(value % 62) as usize]);
+        value /= 62;
+    }
+    out.extend(std::iter::repeat_n('0', width.saturating_sub(digits.len())));
+    out.extend(digits.iter().rev().map(|d| *d as char));
+}
+
+/// An invocation id for the 16 random bytes `raw`: `inv_1`, the partition key (here the first
+/// 8 bytes of `raw`), the invocation's 16 bytes; 38 characters in all.
+pub(crate) fn invocation_id(raw: &[u8; 16]) -> String {
+    let mut id = String::with_capacity(38);
+    id.push_str("inv_1");
+    let mut key = [0u8; 8];
+    key.copy_from_slice(&raw[..8]);
+    push_base62(u128::from(u64::from_le_bytes(key)), U64_WIDTH, &mut id);
+    push_base62(u128::from_le_bytes(*raw), U128_WIDTH, &mut id);
+    id
+}
+
+/// A deployment id (`dp_1` and 22 base62 digits) for a 128-bit value.
+pub(crate) fn deployment_id(value: u128) -> String {
+    let mut id = String::with_capacity(26);
+    id.push_str("dp_1");
+    push_base62(value.swap_bytes(), U128_WIDTH, &mut id);
+    id
+}
+
+/// Whether `id` has the form of an invocation id: restate-server's (`inv_1` and 33 base62
+/// digits), or the engine's earlier one (`inv_` and 32 hex digits, files written before).
+pub(crate) fn is_invocation_id(id: &str) -> bool {
+    match id.strip_prefix("inv_") {
+        Some(rest) if rest.len() == 32 => rest.bytes().all(|b| b.is_ascii_hexdigit()),
+        Some(rest) if rest.len() == 1 + U64_WIDTH + U128_WIDTH => {
+            rest.starts_with('1') && rest.bytes().all(|b| b.is_ascii_alphanumeric())
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms() {
+        let id = invocation_id(&[0; 16]);
+        assert_eq!(id, format!("inv_1{}", "0".repeat(33)));
+        let id = invocation_id(&[0xff; 16]);
+        assert_eq!(id.len(), 38);
+        assert!(is_invocation_id(&id), "{id}");
+        // The largest u64 and u128 fill their widths exactly.
+        assert_eq!(&id[5..16], "lYGhA16ahyf");
+        assert_eq!(&id[16..], "7N42dgm5tFLK9N8MT7fHC7");
+        assert!(is_invocation_id("inv_0123456789abcdef0123456789ABCDEF"));
+        assert!(!is_invocation_id("inv_0123"));
+        assert!(!is_invocation_id("inc_1ll4Nz6jmUXk3wy04unz4iMk0ppnE5iwTb"));
+        assert_eq!(deployment_id(0), format!("dp_1{}", "0".repeat(22)));
+    }
+}
