@@ -210,7 +210,7 @@ impl Engine {
                 let Some((summary, service, key)) = rusqlite::OptionalExtension::optional(found)? else {
                     return Ok(None);
                 };
-                let mut stmt = tx.prepare_cached("SELECT idx, ty, payload FROM journal WHERE invocation_id = ?1 ORDER BY idx")?;
+                let mut stmt = tx.prepare_cached("SELECT idx, ty, payload FROM journal WHERE invocation_id = CAST(?1 AS TEXT) ORDER BY idx")?;
                 let journal = stmt
                     .query_map([&id], |r| {
                         let ty = r.get::<_, i64>(1)? as u16;

@@ -697,11 +697,7 @@ fn set_status(tx: &Transaction<'_>, id: &str, status: InvocationStatus) -> rusql
 }
 
 fn append_entry(tx: &Transaction<'_>, id: &str, ty: u16, payload: &[u8]) -> rusqlite::Result<u32> {
-    let idx: i64 = tx.row(
-        "SELECT COALESCE(MAX(idx) + 1, 0) FROM journal WHERE invocation_id = ?1",
-        [id],
-        |r| r.get(0),
-    )?;
+    let idx: i64 = tx.row(store::NEXT_JOURNAL_INDEX, [id], |r| r.get(0))?;
     tx.exec(
         "INSERT INTO journal (invocation_id, idx, ty, payload) VALUES (?1, ?2, ?3, ?4)",
         params![id, idx, ty as i64, payload],
@@ -1503,9 +1499,7 @@ impl Engine {
                                 return Ok(None);
                             };
                             let lazy = engine.config_of(&invocation).lazy_state;
-                            let mut stmt = tx.prepare_cached(
-                        "SELECT ty, payload FROM journal WHERE invocation_id = ?1 ORDER BY idx",
-                    )?;
+                            let mut stmt = tx.prepare_cached(store::READ_JOURNAL)?;
                             let journal = stmt
                                 .query_map([&owned], |r| {
                                     Ok((r.get::<_, i64>(0)? as u16, r.get::<_, Vec<u8>>(1)?))
@@ -2614,7 +2608,7 @@ impl Engine {
             .stage(move |tx| {
                 let next: Option<String> = tx
                     .row(
-                        "SELECT id FROM invocations WHERE service = ?1 AND key = ?2 AND status = ?3 ORDER BY seq LIMIT 1",
+                        store::NEXT_INBOXED,
                         params![s, k, InvocationStatus::Inboxed],
                         |r| r.get(0),
                     )
