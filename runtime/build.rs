@@ -1,11 +1,13 @@
 //! Generates the Rust types of the Restate service protocol (`proto/dev/restate/service/
 //! protocol.proto`, our own transcription of the published specification) that the embedded
 //! engine speaks to service endpoints. The output is `dev.restate.service.protocol.rs` in
-//! `OUT_DIR`, included by `src/engine/protocol.rs`.
+//! `OUT_DIR`, included by `src/engine/protocol.rs`. Without the `engine` feature there is
+//! nothing to generate.
 
-use std::path::PathBuf;
-
+#[cfg(feature = "engine")]
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    use std::path::PathBuf;
+
     let manifest_dir = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?);
     let proto_dir = manifest_dir.join("..").join("proto");
     let proto_file = "dev/restate/service/protocol.proto";
@@ -23,3 +25,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     prost_build::Config::new().compile_fds(fds)?;
     Ok(())
 }
+
+#[cfg(not(feature = "engine"))]
+fn main() {}

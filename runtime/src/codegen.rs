@@ -371,9 +371,9 @@ pub fn bind<S: Send + Sync + 'static>(
     macro_support::service_definition(Dispatcher { service, dispatch }, spec.discovery())
 }
 
-/// Builds a context request with the given codec.
 /// An ingress request whose key was built from the request (`key` declared in the proto):
 /// when it could not be (its fields were empty), the request is refused when it is sent.
+#[cfg(feature = "ingress")]
 pub fn ingress_request<Req, Res, C>(
     client: &crate::ingress::IngressClient,
     target: impl FnOnce(String) -> crate::ingress::Target,
@@ -389,6 +389,7 @@ where
     }
 }
 
+/// Builds a context request with the given codec.
 pub fn request<'ctx, Req, Res, C>(
     ctx: &'ctx ContextInternal,
     target: restate_sdk::context::RequestTarget,

@@ -138,6 +138,7 @@ enum Transport {
     /// Over HTTP to an ingress.
     Http(reqwest::Client),
     /// Straight to an embedded engine in this process.
+    #[cfg(feature = "engine")]
     InProcess(crate::engine::Engine),
 }
 
@@ -246,6 +247,8 @@ impl IngressClientBuilder {
 impl IngressClient {
     /// A client of an embedded engine running in this process: the same calls, no port and
     /// no network. (The base URL is a placeholder that is never connected to.)
+    #[cfg(feature = "engine")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "engine")))]
     pub fn in_process(engine: crate::engine::Engine) -> Self {
         Self {
             inner: Arc::new(Inner {
@@ -405,6 +408,7 @@ impl IngressClient {
     ) -> Result<Res, IngressError> {
         let url = self.url(segments, None)?;
         let answer = match &self.inner.transport {
+            #[cfg(feature = "engine")]
             Transport::InProcess(engine) => {
                 let mut headers = HeaderMap::new();
                 headers.insert(ACCEPT, HeaderValue::from_static(C::CONTENT_TYPE));
@@ -714,6 +718,7 @@ impl<Req, Res, C: Codec<Req> + Codec<Res>> IngressRequest<Req, Res, C> {
         }
 
         match &self.client.inner.transport {
+            #[cfg(feature = "engine")]
             Transport::InProcess(engine) => {
                 let exchange = exchange_in_process(engine, Method::POST, &url, headers, body);
                 Ok(match self.timeout {
@@ -1119,6 +1124,7 @@ async fn exchange(request: reqwest::RequestBuilder, url: &Url) -> Result<Answer,
 }
 
 /// Hands the request to an engine in this process and reads its answer.
+#[cfg(feature = "engine")]
 async fn exchange_in_process(
     engine: &crate::engine::Engine,
     method: Method,

@@ -50,15 +50,48 @@
 //! * [`engine`]: the embedded engine, durable execution in-process on one SQLite file.
 //! * [`harness`]: the in-process test harness: virtual time, crash injection.
 //! * [`toolkit`]: sagas, typed state keys, deadlines, workflow status, deterministic helpers, fan-out.
+//!
+//! ## Cargo features
+//!
+//! All are on by default. A service that only runs on restate-server needs `serve` and
+//! `ingress`: `restate-rs = { version = "0.1", default-features = false, features = ["serve",
+//! "ingress"] }` compiles neither SQLite nor the engine.
+//!
+//! | feature | what it enables | what it pulls in |
+//! | --- | --- | --- |
+//! | (none) | [`prelude`], [`codec`], [`client`], [`keys`], [`toolkit`], generated servers and context clients | restate-sdk, prost, pbjson, serde |
+//! | `serve` | `serve`, restate-sdk's `HttpServer` in the prelude | hyper and hyper-util (server) |
+//! | `ingress` | `ingress`; the generated `FooIngressClient`s need it | reqwest |
+//! | `admin` | `admin`, registering deployments | reqwest |
+//! | `testing` | `testing`, a restate-server from npm for tests (`admin`, `ingress`) | |
+//! | `engine` | `engine`, the embedded engine; [`IngressClient::in_process`](crate::ingress::IngressClient) (`serve`, `ingress`) | rusqlite with bundled SQLite, arrow, metrics and its Prometheus exporter, uuid, humantime, base64, hyper-util (client) |
+//! | `harness` | `harness`, the in-process test harness (`engine`) | |
+//!
+//! Code generated with ingress clients (the default; `.ingress_client(false)` leaves them out)
+//! needs `ingress`.
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "admin")]
+#[cfg_attr(docsrs, doc(cfg(feature = "admin")))]
 pub mod admin;
 pub mod client;
 pub mod codec;
+#[cfg(feature = "engine")]
+#[cfg_attr(docsrs, doc(cfg(feature = "engine")))]
 pub mod engine;
+#[cfg(feature = "harness")]
+#[cfg_attr(docsrs, doc(cfg(feature = "harness")))]
 pub mod harness;
+#[cfg(feature = "ingress")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ingress")))]
 pub mod ingress;
 pub mod keys;
+#[cfg(feature = "serve")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serve")))]
 pub mod serve;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 pub mod toolkit;
 
@@ -82,12 +115,14 @@ pub use restate_sdk::errors::{HandlerError, HandlerResult, TerminalError};
 pub mod prelude {
     pub use crate::codec::{Binary, Json, Payload};
     pub use restate_sdk::context::DurableFuture;
+    #[cfg(feature = "serve")]
+    pub use restate_sdk::prelude::HttpServer;
     pub use restate_sdk::prelude::{
         CallFuture, Context, ContextAwakeables, ContextClient, ContextPromises, ContextReadState,
         ContextSideEffects, ContextTimers, ContextWriteState, Endpoint, HandlerError,
-        HandlerResult, HttpServer, IntoServiceDefinition, InvocationHandle, ObjectContext,
-        RunFuture, RunRetryPolicy, SendHandle, SharedObjectContext, SharedWorkflowContext,
-        TerminalError, TerminalErrorExt, WorkflowContext,
+        HandlerResult, IntoServiceDefinition, InvocationHandle, ObjectContext, RunFuture,
+        RunRetryPolicy, SendHandle, SharedObjectContext, SharedWorkflowContext, TerminalError,
+        TerminalErrorExt, WorkflowContext,
     };
 }
 
