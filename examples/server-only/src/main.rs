@@ -45,7 +45,11 @@ const DEFAULT_PORT: u16 = 9080;
 struct Greetings;
 
 impl Greeter for Greetings {
-    async fn greet(&self, _ctx: Context<'_>, request: GreetRequest) -> HandlerResult<GreetResponse> {
+    async fn greet(
+        &self,
+        _ctx: Context<'_>,
+        request: GreetRequest,
+    ) -> HandlerResult<GreetResponse> {
         if request.name.trim().is_empty() {
             return Err(TerminalError::new_with_code(400, "name must not be empty").into());
         }
