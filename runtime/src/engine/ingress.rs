@@ -308,7 +308,7 @@ impl Engine {
     }
 
     /// Waits for the invocation's outcome, terminal failures included.
-    async fn attach_outcome(&self, invocation_id: &str) -> Result<Outcome, EngineError> {
+    pub(super) async fn attach_outcome(&self, invocation_id: &str) -> Result<Outcome, EngineError> {
         match self.attach(invocation_id).await {
             Ok(bytes) => Ok(Ok(bytes)),
             Err(EngineError::Terminal { code, message }) => Ok(Err((code, message))),

@@ -985,11 +985,7 @@ impl Engine {
         let (submitted, watcher) = self.submit(target, input, options, false).await?;
         let outcome = match watcher {
             Some(watcher) => watcher.await.map_err(|_| EngineError::ShutDown),
-            None => match self.attach(&submitted.invocation_id).await {
-                Ok(bytes) => Ok(Ok(bytes)),
-                Err(EngineError::Terminal { code, message }) => Ok(Err((code, message))),
-                Err(e) => Err(e),
-            },
+            None => self.attach_outcome(&submitted.invocation_id).await,
         };
         Ok((submitted.invocation_id, outcome))
     }
