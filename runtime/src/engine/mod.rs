@@ -1432,19 +1432,7 @@ impl Engine {
                     self.spawn_attempt(delivery.invocation_id.clone())
                 }
                 Some(InvocationStatus::Completed) | None => {}
-                Some(_) => {
-                    let sender = self
-                        .inner
-                        .sched
-                        .lock()
-                        .unwrap()
-                        .running
-                        .get(&delivery.invocation_id)
-                        .cloned();
-                    if let Some(sender) = sender {
-                        let _ = sender.send(delivery.frame.to_bytes());
-                    }
-                }
+                Some(_) => self.send_to_attempt(&delivery.invocation_id, [delivery.frame]),
             }
         }
         Ok(())
@@ -1866,23 +1854,24 @@ impl Engine {
                 engine.command_effects(tx, &inv, command, now)
             })
             .await?;
-        if !immediate.is_empty() {
-            // Notifications for this invocation itself: already journaled, send them now.
-            let sender = self
-                .inner
-                .sched
-                .lock()
-                .unwrap()
-                .running
-                .get(&invocation.id)
-                .cloned();
-            if let Some(sender) = sender {
-                for frame in immediate {
-                    let _ = sender.send(frame.to_bytes());
-                }
+        // Notifications for this invocation itself: already journaled, send them now.
+        self.send_to_attempt(&invocation.id, immediate);
+        Ok(effects)
+    }
+
+    /// Sends journaled frames to the attempt of `id` in flight, if there is one (otherwise
+    /// the next attempt replays them from the journal).
+    fn send_to_attempt(&self, id: &str, frames: impl IntoIterator<Item = Frame>) {
+        let mut frames = frames.into_iter().peekable();
+        if frames.peek().is_none() {
+            return;
+        }
+        let sender = self.inner.sched.lock().unwrap().running.get(id).cloned();
+        if let Some(sender) = sender {
+            for frame in frames {
+                let _ = sender.send(frame.to_bytes());
             }
         }
-        Ok(effects)
     }
 
     /// Journals and applies the commands held back since the attempt's last job, in order.
@@ -1926,17 +1915,7 @@ impl Engine {
                 append_entry(tx, &inv.id, ty, &payload).map(drop)
             })
             .await?;
-        let sender = self
-            .inner
-            .sched
-            .lock()
-            .unwrap()
-            .running
-            .get(&invocation.id)
-            .cloned();
-        if let Some(sender) = sender {
-            let _ = sender.send(notification.to_bytes());
-        }
+        self.send_to_attempt(&invocation.id, [notification]);
         Ok(())
     }
 
