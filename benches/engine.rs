@@ -13,8 +13,9 @@
 //! cargo bench --bench engine
 //! # a shorter history than 1 000 000 invocations:
 //! ENGINE_BENCH_HISTORY=100000 cargo bench --bench engine
-//! # for a profile: only in-memory calls at concurrency 64, for about 20 s
+//! # for a profile: only calls at concurrency 64, in memory (=1) or on a new file (=file)
 //! ENGINE_BENCH_PROFILE=1 perf record -g cargo bench --bench engine
+//! ENGINE_BENCH_PROFILE=file perf record -g cargo bench --bench engine
 //! ```
 
 #[path = "support/mod.rs"]
@@ -117,12 +118,27 @@ async fn curve(engine: &Engine, history: &str, rows: &mut Vec<String>) {
 
 #[tokio::main]
 async fn main() {
-    if std::env::var_os("ENGINE_BENCH_PROFILE").is_some() {
-        let memory = Engine::builder(endpoint()).in_memory().await.unwrap();
+    if let Some(mode) = std::env::var_os("ENGINE_BENCH_PROFILE") {
+        // `file`: on a new file in target/; anything else: in memory.
+        let (engine, place) = if mode == "file" {
+            let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-profile");
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            let engine = Engine::builder(endpoint())
+                .open(dir.join("engine.db"))
+                .await
+                .unwrap();
+            (engine, "on a file")
+        } else {
+            (
+                Engine::builder(endpoint()).in_memory().await.unwrap(),
+                "in memory",
+            )
+        };
         for _ in 0..10 {
-            let m = measure(&memory, greet, r#"{"name": "p"}"#, 64, 20_000, 1).await;
+            let m = measure(&engine, greet, r#"{"name": "p"}"#, 64, 20_000, 1).await;
             println!(
-                "in memory, concurrency 64: {:.0} calls/s, {:.0} µs CPU per call",
+                "{place}, concurrency 64: {:.0} calls/s, {:.0} µs CPU per call",
                 m.figures.per_second, m.cpu_us_per_call
             );
         }

@@ -1006,7 +1006,7 @@ impl Engine {
                 .delay
                 .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX)),
         );
-        let raw: [u8; 16] = *uuid::Uuid::new_v4().as_bytes();
+        let raw = ids::new_invocation_raw();
         let id = ids::invocation_id(&raw);
         let watcher = (!durable).then(|| {
             let (sender, receiver) = oneshot::channel();
@@ -2246,7 +2246,7 @@ impl Engine {
                 return Ok((existing, ChildStart::Existing(outcome)));
             }
         }
-        let raw: [u8; 16] = *uuid::Uuid::new_v4().as_bytes();
+        let raw = ids::new_invocation_raw();
         let id = ids::invocation_id(&raw);
         let seed: u64 = u64::from_le_bytes(
             uuid::Uuid::new_v4().as_bytes()[..8]
