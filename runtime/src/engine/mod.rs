@@ -2524,7 +2524,7 @@ impl Engine {
                     let frame = output_frame(true, completion, Some(&outcome));
                     deliveries.push(enqueue(tx, waiter, frame)?);
                 }
-                let created: i64 = tx.query_row("SELECT created_at FROM invocations WHERE id = ?1", [&id], |r| r.get(0))?; // metrics
+                let created: i64 = tx.row("SELECT created_at FROM invocations WHERE id = ?1", [&id], |r| r.get(0))?; // metrics
                 retention::purge_if_expired(tx, &id, now, journal_expires, record_expires)?;
                 Ok((outcome, deliveries, created))
             })
