@@ -272,6 +272,25 @@ async fn refusals_are_the_same_errors() {
         "bad path /hydra.v1.Greeter/a%20b/Greet/send: 'hydra.v1.Greeter' is a service without keys"
     ),);
 
+    // An empty key is an empty path segment over HTTP, which the ingress skips: no key.
+    let (empty, _) = same!(c, |client| call(
+        client,
+        Target::object(COUNTER, "", "Add"),
+        json!({})
+    ));
+    assert!(
+        empty
+            .unwrap_err()
+            .to_string()
+            .contains("bad path /scenarios.v1.Counter//Add: 'scenarios.v1.Counter' is keyed"),
+    );
+    let (greeted, _) = same!(c, |client| call(
+        client,
+        Target::object(GREETER, "", "Greet"),
+        json!({"name": "Di"})
+    ));
+    assert_eq!(greeted.unwrap(), json!({"message": "Hello, Di!"}));
+
     // Input the handler does not take: refused by the ingress (a content type it does not
     // declare), or by the handler (JSON that is not its message).
     let (binary, _) = same!(c, |client| client

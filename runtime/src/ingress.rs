@@ -709,7 +709,8 @@ pub struct HandlerRequest {
     pub accept: Option<String>,
     /// The idempotency key (header `idempotency-key`).
     pub idempotency_key: Option<String>,
-    /// The headers set on the request with [`IngressRequest::header`].
+    /// The headers set on the request with [`IngressRequest::header`]. (The embedded
+    /// engine does not hand them to the handler, as its HTTP ingress does not.)
     pub headers: Vec<(String, String)>,
 }
 

@@ -78,7 +78,9 @@ impl Engine {
         check_size(request.input.len())?;
         let address = &request.target;
         let meta = self.served(&address.service)?;
-        let target = match (meta.kind, &address.key) {
+        // An empty key is no key, as the empty path segment it would be over HTTP.
+        let key = address.key.as_deref().filter(|key| !key.is_empty());
+        let target = match (meta.kind, key) {
             (ServiceKind::Service, None) => Target::service(&address.service, &address.handler),
             (ServiceKind::Object | ServiceKind::Workflow, Some(key)) => {
                 Target::keyed(&address.service, key, &address.handler)
