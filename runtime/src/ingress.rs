@@ -1,4 +1,5 @@
-//! Typed calls from outside Restate, through its ingress HTTP API.
+//! Typed calls from outside Restate, through its ingress HTTP API, or to an ingress in the
+//! same process.
 //!
 //! An application that is not itself a Restate handler (a web backend, a CLI, a test) reaches
 //! services through the ingress, `http://HOST:8080` on a default restate-server and the same
@@ -86,6 +87,16 @@
 //! sent (URLs read them as steps in the path) and are refused with
 //! [`InvalidUrl`](IngressError::InvalidUrl). The base URL may end in `/` and may carry a path
 //! prefix (`http://gateway/restate/`) under which the ingress paths are appended.
+//!
+//! ## In process
+//!
+//! [`IngressClient::in_process`] makes a client of an ingress in the same process, such as
+//! the embedded engine (`engine.ingress()`), through the [`IngressTransport`] trait: the
+//! request goes as a typed value ([`HandlerRequest`], [`InvocationRef`]) and comes back as one
+//! ([`Completion`], [`SendResponse`] or a [`Rejection`]), with no URL, header or status code on
+//! the way. The client checks and refuses what it would over HTTP (keys `.` and `..`, header
+//! values HTTP does not allow), and reads every answer into the same [`IngressError`] as the
+//! HTTP answer of that ingress, with the same message.
 
 use crate::codec::{Codec, DecodeError, EncodeError, Json};
 use bytes::Bytes;
@@ -133,13 +144,20 @@ struct Inner {
 }
 
 /// Where requests go.
-#[derive(Debug)]
 enum Transport {
     /// Over HTTP to an ingress.
     Http(reqwest::Client),
-    /// Straight to an embedded engine in this process.
-    #[cfg(feature = "engine")]
-    InProcess(crate::engine::Engine),
+    /// Typed, to an ingress in this process (an embedded engine).
+    InProcess(Arc<dyn IngressTransport>),
+}
+
+impl fmt::Debug for Transport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Http(http) => f.debug_tuple("Http").field(http).finish(),
+            Self::InProcess(_) => f.write_str("InProcess"),
+        }
+    }
 }
 
 /// Configures an [`IngressClient`]: authentication, headers and timeouts.
@@ -245,14 +263,16 @@ impl IngressClientBuilder {
 }
 
 impl IngressClient {
-    /// A client of an embedded engine running in this process: the same calls, no port and
-    /// no network. (The base URL is a placeholder that is never connected to.)
-    #[cfg(feature = "engine")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "engine")))]
-    pub fn in_process(engine: crate::engine::Engine) -> Self {
+    /// A client of an ingress in this process, reached by typed calls instead of HTTP: an
+    /// embedded engine (`IngressClient::in_process(engine)`, which is what `engine.ingress()`
+    /// returns), or any other [`IngressTransport`]. The same calls, answers and errors, with
+    /// no port, no network and no HTTP encoding. [`IngressRequest::timeout`] applies as over
+    /// HTTP. (The base URL is a placeholder that is never connected to; errors that name a
+    /// URL name one under it.)
+    pub fn in_process(transport: impl IngressTransport) -> Self {
         Self {
             inner: Arc::new(Inner {
-                transport: Transport::InProcess(engine),
+                transport: Transport::InProcess(Arc::new(transport)),
                 base: "http://embedded-engine".to_owned(),
             }),
         }
@@ -313,8 +333,8 @@ impl IngressClient {
         invocation_id: &str,
     ) -> Result<Res, IngressError> {
         let op = Op::new(format!("invocation {invocation_id}"), Some(invocation_id));
-        self.get::<Res, C>(&op, &["restate", "invocation", invocation_id, "attach"])
-            .await
+        let invocation = InvocationRef::Id(invocation_id.to_owned());
+        self.lookup::<Res, C>(&op, invocation, true).await
     }
 
     /// The response of the completed invocation `invocation_id`, without waiting:
@@ -327,8 +347,8 @@ impl IngressClient {
         invocation_id: &str,
     ) -> Result<Res, IngressError> {
         let op = Op::new(format!("invocation {invocation_id}"), Some(invocation_id));
-        self.get::<Res, C>(&op, &["restate", "invocation", invocation_id, "output"])
-            .await
+        let invocation = InvocationRef::Id(invocation_id.to_owned());
+        self.lookup::<Res, C>(&op, invocation, false).await
     }
 
     /// Waits for the invocation of `target` made with `idempotency_key` to complete and
@@ -340,7 +360,7 @@ impl IngressClient {
         target: &Target,
         idempotency_key: &str,
     ) -> Result<Res, IngressError> {
-        self.idempotent::<Res, C>(target, idempotency_key, "attach")
+        self.idempotent::<Res, C>(target, idempotency_key, true)
             .await
     }
 
@@ -353,7 +373,7 @@ impl IngressClient {
         target: &Target,
         idempotency_key: &str,
     ) -> Result<Res, IngressError> {
-        self.idempotent::<Res, C>(target, idempotency_key, "output")
+        self.idempotent::<Res, C>(target, idempotency_key, false)
             .await
     }
 
@@ -366,9 +386,7 @@ impl IngressClient {
         workflow: &str,
         id: &str,
     ) -> Result<Res, IngressError> {
-        let op = Op::new(format!("workflow {workflow}/{id}"), None);
-        self.get::<Res, C>(&op, &["restate", "workflow", workflow, id, "attach"])
-            .await
+        self.workflow::<Res, C>(workflow, id, true).await
     }
 
     /// The response of the completed run of the workflow `workflow` with id `id`, without
@@ -380,62 +398,88 @@ impl IngressClient {
         workflow: &str,
         id: &str,
     ) -> Result<Res, IngressError> {
+        self.workflow::<Res, C>(workflow, id, false).await
+    }
+
+    async fn workflow<Res, C: Codec<Res>>(
+        &self,
+        workflow: &str,
+        id: &str,
+        wait: bool,
+    ) -> Result<Res, IngressError> {
         let op = Op::new(format!("workflow {workflow}/{id}"), None);
-        self.get::<Res, C>(&op, &["restate", "workflow", workflow, id, "output"])
-            .await
+        let invocation = InvocationRef::Workflow {
+            name: workflow.to_owned(),
+            id: id.to_owned(),
+        };
+        self.lookup::<Res, C>(&op, invocation, wait).await
     }
 
     async fn idempotent<Res, C: Codec<Res>>(
         &self,
         target: &Target,
         idempotency_key: &str,
-        action: &str,
+        wait: bool,
     ) -> Result<Res, IngressError> {
         let op = Op::new(
             format!("{target} with idempotency key {idempotency_key}"),
             None,
         );
-        let mut segments = vec!["restate", "invocation"];
-        segments.extend(target.segments());
-        segments.extend([idempotency_key, action]);
-        self.get::<Res, C>(&op, &segments).await
+        let invocation = InvocationRef::Idempotent {
+            target: HandlerAddress::from(target),
+            idempotency_key: idempotency_key.to_owned(),
+        };
+        self.lookup::<Res, C>(&op, invocation, wait).await
     }
 
-    async fn get<Res, C: Codec<Res>>(
+    /// Attaches to `invocation` (`wait`) or asks for its output.
+    async fn lookup<Res, C: Codec<Res>>(
         &self,
         op: &Op<'_>,
-        segments: &[&str],
+        invocation: InvocationRef,
+        wait: bool,
     ) -> Result<Res, IngressError> {
-        let url = self.url(segments, None)?;
-        let answer = match &self.inner.transport {
-            #[cfg(feature = "engine")]
-            Transport::InProcess(engine) => {
-                let mut headers = HeaderMap::new();
-                headers.insert(ACCEPT, HeaderValue::from_static(C::CONTENT_TYPE));
-                exchange_in_process(engine, Method::GET, &url, headers, Bytes::new()).await
+        let mut segments = invocation.segments();
+        segments.push(if wait { "attach" } else { "output" });
+        match &self.inner.transport {
+            Transport::InProcess(transport) => {
+                self.check_segments(&segments)?;
+                let answer = if wait {
+                    transport.attach(invocation).await
+                } else {
+                    transport.output(invocation).await
+                };
+                completion_into_message::<Res, C>(answer, op)
             }
             Transport::Http(http) => {
+                let url = self.url(&segments, None)?;
                 let request = http
                     .request(Method::GET, url.clone())
                     .header(ACCEPT, HeaderValue::from_static(C::CONTENT_TYPE));
-                exchange(request, &url).await?
+                exchange(request, &url).await?.into_message::<Res, C>(op)
             }
-        };
-        answer.into_message::<Res, C>(op)
+        }
+    }
+
+    /// Refuses the segments `.` and `..`, which a URL cannot carry: a request must be one
+    /// that could be sent over HTTP, wherever it goes.
+    fn check_segments(&self, segments: &[&str]) -> Result<(), IngressError> {
+        match segments.iter().find(|s| matches!(**s, "." | "..")) {
+            Some(segment) => Err(IngressError::InvalidUrl {
+                url: format!("{}/{}", self.inner.base, segments.join("/")),
+                reason: format!(
+                    "the path segment `{segment}` cannot be sent, URLs read it as a step in the path"
+                ),
+            }),
+            None => Ok(()),
+        }
     }
 
     /// The URL of `segments` (percent-encoded, one path segment each) under the base URL.
     fn url(&self, segments: &[&str], query: Option<&str>) -> Result<Url, IngressError> {
+        self.check_segments(segments)?;
         let mut url = self.inner.base.clone();
         for segment in segments {
-            if matches!(*segment, "." | "..") {
-                return Err(IngressError::InvalidUrl {
-                    url: format!("{}/{}", self.inner.base, segments.join("/")),
-                    reason: format!(
-                        "the path segment `{segment}` cannot be sent, URLs read it as a step in the path"
-                    ),
-                });
-            }
             url.push('/');
             push_encoded(&mut url, segment);
         }
@@ -573,6 +617,224 @@ impl fmt::Display for Target {
     }
 }
 
+/// A boxed future of an [`IngressTransport`]: its answer, or why the ingress refused the
+/// request.
+pub type TransportFuture<'a, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, Rejection>> + Send + 'a>>;
+
+/// An ingress in this process, reached by typed calls instead of HTTP.
+///
+/// [`IngressClient::in_process`] sends its requests to one: the embedded engine implements
+/// it (`restate_rs::engine::Engine`, feature `engine`). Each method is one request of the
+/// ingress HTTP API, with what the client would have encoded in its path, headers and body
+/// as fields, and what it would have read from the response as a typed answer. The
+/// implementation refuses what restate-server refuses, with a [`Rejection`] that the client
+/// turns into the [`IngressError`] an HTTP answer with the same status would give.
+pub trait IngressTransport: Send + Sync + 'static {
+    /// Invokes the handler and waits for the invocation to end.
+    ///
+    /// As `POST /{service}[/{key}]/{handler}`.
+    fn call(&self, request: HandlerRequest) -> TransportFuture<'_, Completion>;
+
+    /// Enqueues an invocation of the handler, to start after `delay` if there is one, and
+    /// answers without waiting for it.
+    ///
+    /// As `POST /{service}[/{key}]/{handler}/send[?delay=...]`.
+    fn send(
+        &self,
+        request: HandlerRequest,
+        delay: Option<Duration>,
+    ) -> TransportFuture<'_, SendResponse>;
+
+    /// Waits for the invocation to end.
+    ///
+    /// As `GET /restate/invocation/.../attach` or `GET /restate/workflow/.../attach`.
+    fn attach(&self, invocation: InvocationRef) -> TransportFuture<'_, Completion>;
+
+    /// How the invocation ended, without waiting: [`Rejection::NotReady`] if it has not.
+    ///
+    /// As `GET /restate/invocation/.../output` or `GET /restate/workflow/.../output`.
+    fn output(&self, invocation: InvocationRef) -> TransportFuture<'_, Completion>;
+}
+
+/// A handler as the ingress addresses it: what a [`Target`] becomes on the way, without
+/// saying whether a key is an object's or a workflow's (the ingress knows).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HandlerAddress {
+    /// Fully qualified service name.
+    pub service: String,
+    /// The key of a virtual object, or the id of a workflow; `None` for a stateless service.
+    pub key: Option<String>,
+    /// Handler name.
+    pub handler: String,
+}
+
+impl HandlerAddress {
+    /// The path segments naming the handler, unencoded.
+    pub(crate) fn segments(&self) -> Vec<&str> {
+        let mut segments = vec![self.service.as_str()];
+        segments.extend(self.key.as_deref());
+        segments.push(&self.handler);
+        segments
+    }
+}
+
+impl From<&Target> for HandlerAddress {
+    fn from(target: &Target) -> Self {
+        Self {
+            service: target.service_name().to_owned(),
+            key: target.key().map(str::to_owned),
+            handler: target.handler_name().to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for HandlerAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.segments().join("/"))
+    }
+}
+
+/// A call or send of a handler, as an [`IngressTransport`] receives it.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct HandlerRequest {
+    /// The handler.
+    pub target: HandlerAddress,
+    /// The encoded request message.
+    pub input: Bytes,
+    /// The content type of `input` (the request's `content-type`).
+    pub content_type: Option<String>,
+    /// The content type the caller accepts back (the request's `accept`).
+    pub accept: Option<String>,
+    /// The idempotency key (header `idempotency-key`).
+    pub idempotency_key: Option<String>,
+    /// The headers set on the request with [`IngressRequest::header`]. (The embedded
+    /// engine does not hand them to the handler, as its HTTP ingress does not.)
+    pub headers: Vec<(String, String)>,
+}
+
+/// An invocation to attach to, or whose output to ask for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum InvocationRef {
+    /// By its id (`inv_...`).
+    Id(String),
+    /// The run of a workflow.
+    Workflow {
+        /// The workflow's name.
+        name: String,
+        /// The workflow id.
+        id: String,
+    },
+    /// The invocation of a handler made with an idempotency key.
+    Idempotent {
+        /// The handler.
+        target: HandlerAddress,
+        /// The idempotency key.
+        idempotency_key: String,
+    },
+}
+
+impl InvocationRef {
+    /// The path segments of the ingress naming it, unencoded, without the action.
+    fn segments(&self) -> Vec<&str> {
+        match self {
+            Self::Id(id) => vec!["restate", "invocation", id],
+            Self::Workflow { name, id } => vec!["restate", "workflow", name, id],
+            Self::Idempotent {
+                target,
+                idempotency_key,
+            } => {
+                let mut segments = vec!["restate", "invocation"];
+                segments.extend(target.segments());
+                segments.push(idempotency_key);
+                segments
+            }
+        }
+    }
+}
+
+/// How an invocation ended, as an [`IngressTransport`] answers a call, an attach or an
+/// output.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Completion {
+    /// The invocation.
+    pub invocation_id: String,
+    /// Its output (encoded), or its terminal failure.
+    pub result: Result<Bytes, TerminalFailure>,
+}
+
+/// The terminal error an invocation ended with; the client reports it as
+/// [`IngressError::Terminal`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TerminalFailure {
+    /// The error code (an HTTP status by convention).
+    pub code: u16,
+    /// The message.
+    pub message: String,
+}
+
+/// Why an ingress refused a request, or could not answer it. Each is what an HTTP ingress
+/// answers with the status [`status`](Self::status).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rejection {
+    /// The request is malformed or not allowed: a target of the wrong shape, a private
+    /// handler, an input its handler does not accept, a bad delay or invocation id (400).
+    BadRequest(String),
+    /// No such service, handler, invocation, workflow run or idempotent request (404).
+    NotFound(String),
+    /// The input is larger than the ingress accepts (413).
+    TooLarge(String),
+    /// The output was asked for before the invocation ended (470).
+    NotReady {
+        /// The invocation.
+        invocation_id: String,
+    },
+    /// The ingress is shutting down (503).
+    Unavailable(String),
+    /// The ingress failed (500).
+    Failed(String),
+}
+
+impl Rejection {
+    /// The HTTP status an ingress answers it with, which [`IngressError::code`] reports.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::BadRequest(_) => 400,
+            Self::NotFound(_) => 404,
+            Self::TooLarge(_) => 413,
+            Self::NotReady { .. } => NOT_READY,
+            Self::Unavailable(_) => 503,
+            Self::Failed(_) => 500,
+        }
+    }
+
+    /// What the ingress says about it.
+    pub fn message(&self) -> &str {
+        match self {
+            Self::BadRequest(message)
+            | Self::NotFound(message)
+            | Self::TooLarge(message)
+            | Self::Unavailable(message)
+            | Self::Failed(message) => message,
+            Self::NotReady { .. } => "the invocation exists but has not completed yet",
+        }
+    }
+
+    /// The error the client reports, the same as for this answer over HTTP.
+    fn into_error(self, op: &Op<'_>) -> IngressError {
+        let target = op.target.clone();
+        match self {
+            Self::NotReady { invocation_id } => IngressError::NotReady {
+                target,
+                invocation_id: Some(invocation_id),
+            },
+            other => raised_by_ingress(target, other.status(), other.message().to_owned()),
+        }
+    }
+}
+
 /// One request to a handler, made by [`IngressClient::request`] (or a generated
 /// `FooIngressClient`): set an idempotency key, headers or a timeout, then
 /// [`call`](Self::call), [`send`](Self::send) or [`send_after`](Self::send_after).
@@ -657,8 +919,20 @@ impl<Req, Res, C: Codec<Req> + Codec<Res>> IngressRequest<Req, Res, C> {
     pub async fn call(self) -> Result<Res, IngressError> {
         let op = Op::new(self.target.to_string(), None);
         let segments = self.target.segments();
-        let answer = self.post(&segments, None).await?;
-        answer.into_message::<Res, C>(&op)
+        let (idempotency_key, body) = self.prepare()?;
+        match &self.client.inner.transport {
+            Transport::InProcess(transport) => {
+                let request = self.typed(&segments, idempotency_key, body)?;
+                let answer = self
+                    .in_time(&segments, None, transport.call(request))
+                    .await?;
+                completion_into_message::<Res, C>(answer, &op)
+            }
+            Transport::Http(http) => self
+                .post(http, &segments, None, idempotency_key, body)
+                .await?
+                .into_message::<Res, C>(&op),
+        }
     }
 
     /// Enqueues the invocation without waiting for it, and returns its id: keep it to
@@ -682,23 +956,97 @@ impl<Req, Res, C: Codec<Req> + Codec<Res>> IngressRequest<Req, Res, C> {
         let mut segments = self.target.segments();
         segments.push("send");
         let query = delay.map(|delay| format!("delay={}ms", delay.as_millis()));
-        let answer = self.post(&segments, query.as_deref()).await?;
-        answer.into_send_response(&op)
+        let (idempotency_key, body) = self.prepare()?;
+        match &self.client.inner.transport {
+            Transport::InProcess(transport) => {
+                let request = self.typed(&segments, idempotency_key, body)?;
+                let answer = transport.send(request, delay);
+                let answer = self.in_time(&segments, query.as_deref(), answer).await?;
+                answer.map_err(|rejection| rejection.into_error(&op))
+            }
+            Transport::Http(http) => self
+                .post(http, &segments, query.as_deref(), idempotency_key, body)
+                .await?
+                .into_send_response(&op),
+        }
     }
 
-    /// Encodes the request and posts it to `segments`; the answer if it is a response at all.
-    async fn post(&self, segments: &[&str], query: Option<&str>) -> Result<Answer, IngressError> {
+    /// Checks that the request may go, and encodes it: the idempotency key (the caller's, or
+    /// the one the proto declares) and the body.
+    fn prepare(&self) -> Result<(Option<&str>, Bytes), IngressError> {
         if let Some(why) = &self.refused {
             return Err(why.clone().into());
         }
         let idempotency_key = match (&self.idempotency_key, &self.declared_idempotency_key) {
-            (Some(key), _) | (None, Some(Ok(Some(key)))) => Some(key),
+            (Some(key), _) | (None, Some(Ok(Some(key)))) => Some(key.as_str()),
             (None, Some(Err(why))) => return Err(why.clone().into()),
             (None, Some(Ok(None)) | None) => None,
         };
         let body = <C as Codec<Req>>::encode(&self.request).map_err(IngressError::Encode)?;
-        let url = self.client.url(segments, query)?;
+        Ok((idempotency_key, body))
+    }
 
+    /// The idempotency key and the request's own headers, checked as HTTP headers: a request
+    /// must be one that could go over HTTP, wherever it goes.
+    fn headers(
+        &self,
+        idempotency_key: Option<&str>,
+    ) -> Result<Vec<(HeaderName, HeaderValue)>, IngressError> {
+        let key = idempotency_key.map(|key| (IDEMPOTENCY_KEY, key));
+        let own = self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str()));
+        key.into_iter()
+            .chain(own)
+            .map(|(name, value)| parse_header(name, value))
+            .collect()
+    }
+
+    /// The typed request for a transport in this process.
+    fn typed(
+        &self,
+        segments: &[&str],
+        idempotency_key: Option<&str>,
+        input: Bytes,
+    ) -> Result<HandlerRequest, IngressError> {
+        self.client.check_segments(segments)?;
+        self.headers(idempotency_key)?;
+        Ok(HandlerRequest {
+            target: HandlerAddress::from(&self.target),
+            input,
+            content_type: Some(<C as Codec<Req>>::CONTENT_TYPE.to_owned()),
+            accept: Some(<C as Codec<Res>>::CONTENT_TYPE.to_owned()),
+            idempotency_key: idempotency_key.map(str::to_owned),
+            headers: self.headers.clone(),
+        })
+    }
+
+    /// Waits for a transport in this process, within the request's timeout.
+    async fn in_time<T>(
+        &self,
+        segments: &[&str],
+        query: Option<&str>,
+        answer: TransportFuture<'_, T>,
+    ) -> Result<Result<T, Rejection>, IngressError> {
+        let Some(timeout) = self.timeout else {
+            return Ok(answer.await);
+        };
+        tokio::time::timeout(timeout, answer).await.map_err(|_| {
+            let url = self.client.url(segments, query);
+            IngressError::Timeout {
+                url: url.map_or_else(|e| e.to_string(), |url| url.to_string()),
+            }
+        })
+    }
+
+    /// Posts the encoded request to `segments`; the answer if it is a response at all.
+    async fn post(
+        &self,
+        http: &reqwest::Client,
+        segments: &[&str],
+        query: Option<&str>,
+        idempotency_key: Option<&str>,
+        body: Bytes,
+    ) -> Result<Answer, IngressError> {
+        let url = self.client.url(segments, query)?;
         let mut headers = HeaderMap::new();
         headers.insert(
             CONTENT_TYPE,
@@ -708,41 +1056,17 @@ impl<Req, Res, C: Codec<Req> + Codec<Res>> IngressRequest<Req, Res, C> {
             ACCEPT,
             HeaderValue::from_static(<C as Codec<Res>>::CONTENT_TYPE),
         );
-        if let Some(key) = idempotency_key {
-            let (name, value) = parse_header(IDEMPOTENCY_KEY, key)?;
+        for (name, value) in self.headers(idempotency_key)? {
             headers.insert(name, value);
         }
-        for (name, value) in &self.headers {
-            let (name, value) = parse_header(name, value)?;
-            headers.insert(name, value);
+        let mut request = http
+            .request(Method::POST, url.clone())
+            .headers(headers)
+            .body(body);
+        if let Some(timeout) = self.timeout {
+            request = request.timeout(timeout);
         }
-
-        match &self.client.inner.transport {
-            #[cfg(feature = "engine")]
-            Transport::InProcess(engine) => {
-                let exchange = exchange_in_process(engine, Method::POST, &url, headers, body);
-                Ok(match self.timeout {
-                    Some(timeout) => {
-                        tokio::time::timeout(timeout, exchange).await.map_err(|_| {
-                            IngressError::Timeout {
-                                url: url.to_string(),
-                            }
-                        })?
-                    }
-                    None => exchange.await,
-                })
-            }
-            Transport::Http(http) => {
-                let mut request = http
-                    .request(Method::POST, url.clone())
-                    .headers(headers)
-                    .body(body);
-                if let Some(timeout) = self.timeout {
-                    request = request.timeout(timeout);
-                }
-                exchange(request, &url).await
-            }
-        }
+        exchange(request, &url).await
     }
 }
 
@@ -1065,12 +1389,7 @@ impl Answer {
                 message,
                 invocation_id,
             },
-            Origin::Ingress if self.status == 404 => IngressError::NotFound { target, message },
-            Origin::Ingress => IngressError::Status {
-                target,
-                status: self.status,
-                message,
-            },
+            Origin::Ingress => raised_by_ingress(target, self.status, message),
         }
     }
 
@@ -1086,6 +1405,43 @@ impl Answer {
         } else {
             text
         }
+    }
+}
+
+/// An error the ingress raised itself, with its status: 404 is
+/// [`NotFound`](IngressError::NotFound), any other [`Status`](IngressError::Status).
+fn raised_by_ingress(target: String, status: u16, message: String) -> IngressError {
+    if status == 404 {
+        IngressError::NotFound { target, message }
+    } else {
+        IngressError::Status {
+            target,
+            status,
+            message,
+        }
+    }
+}
+
+/// The typed answer of a transport in this process, read as [`Answer::into_message`] reads
+/// the same answer over HTTP.
+fn completion_into_message<Res, C: Codec<Res>>(
+    answer: Result<Completion, Rejection>,
+    op: &Op<'_>,
+) -> Result<Res, IngressError> {
+    match answer {
+        Ok(Completion {
+            result: Ok(output), ..
+        }) => C::decode(&output).map_err(IngressError::Decode),
+        Ok(Completion {
+            invocation_id,
+            result: Err(TerminalFailure { code, message }),
+        }) => Err(IngressError::Terminal {
+            target: op.target.clone(),
+            code,
+            message,
+            invocation_id: Some(invocation_id),
+        }),
+        Err(rejection) => Err(rejection.into_error(op)),
     }
 }
 
@@ -1121,39 +1477,6 @@ async fn exchange(request: reqwest::RequestBuilder, url: &Url) -> Result<Answer,
         error_source,
         body,
     })
-}
-
-/// Hands the request to an engine in this process and reads its answer.
-#[cfg(feature = "engine")]
-async fn exchange_in_process(
-    engine: &crate::engine::Engine,
-    method: Method,
-    url: &Url,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Answer {
-    let path_and_query = match url.query() {
-        Some(query) => format!("{}?{query}", url.path()),
-        None => url.path().to_owned(),
-    };
-    let mut request = http::Request::new(body);
-    *request.method_mut() = method;
-    *request.uri_mut() = path_and_query.parse().unwrap_or_default();
-    *request.headers_mut() = headers;
-    let response = engine.handle_ingress(request).await;
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    Answer {
-        status: response.status().as_u16(),
-        restate_id: header(RESTATE_ID),
-        error_source: header(ERROR_SOURCE),
-        body: response.into_body(),
-    }
 }
 
 fn transport_error(url: &Url, error: reqwest::Error) -> IngressError {
@@ -1202,7 +1525,7 @@ fn parse_header(name: &str, value: &str) -> Result<(HeaderName, HeaderValue), In
 
 /// Appends `segment` to `out`, percent-encoding every byte but the unreserved characters of
 /// RFC 3986 (letters, digits, `-`, `.`, `_`, `~`).
-fn push_encoded(out: &mut String, segment: &str) {
+pub(crate) fn push_encoded(out: &mut String, segment: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &byte in segment.as_bytes() {
         if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {

@@ -64,7 +64,7 @@
 //! | `ingress` | `ingress`; the generated `FooIngressClient`s need it | reqwest |
 //! | `admin` | `admin`, registering deployments | reqwest |
 //! | `testing` | `testing`, a restate-server from npm for tests (`admin`, `ingress`) | |
-//! | `engine` | `engine`, the embedded engine; [`IngressClient::in_process`](crate::ingress::IngressClient) (`serve`, `ingress`) | rusqlite with bundled SQLite, arrow, metrics and its Prometheus exporter, uuid, humantime, base64, hyper-util (client) |
+//! | `engine` | `engine`, the embedded engine, an [`IngressTransport`](crate::ingress::IngressTransport) for [`IngressClient::in_process`](crate::ingress::IngressClient::in_process) (`serve`, `ingress`) | rusqlite with bundled SQLite, arrow, metrics and its Prometheus exporter, uuid, humantime, base64, hyper-util (client) |
 //! | `harness` | `harness`, the in-process test harness (`engine`) | |
 //!
 //! Code generated with ingress clients (the default; `.ingress_client(false)` leaves them out)

@@ -13,15 +13,23 @@
 //!
 //! Answers carry `x-restate-id` where an invocation is concerned, and errors say who raised
 //! them in `x-restate-error-source` (`invocation` or `ingress`), as restate-server 1.7 does.
+//!
+//! This file is only the HTTP side: [`Engine::handle_ingress`] parses a request into the typed
+//! request of the in-process ingress (`HandlerRequest`, `InvocationRef`), hands it to the
+//! functions in `transport.rs` that the in-process client reaches too (they hold the checks),
+//! and encodes their typed answer (`Completion`, `SendResponse`, `Rejection`) as the response.
+//! Only what HTTP alone has is decided here: the paths and their shapes, methods, the `delay`
+//! query, bearer tokens, the body limit of the server.
 
-use super::{Engine, EngineError, InvokeOptions, Outcome, Target};
+use super::Engine;
+use super::transport::{bounded_delay, check_size, rejection};
+use crate::ingress::{
+    Completion, HandlerAddress, HandlerRequest, InvocationRef, Rejection, TerminalFailure,
+};
 use bytes::Bytes;
 use http::{HeaderValue, Method, Response, StatusCode};
 use serde_json::json;
 use std::time::Duration;
-
-/// The status restate-server uses for "the invocation has not completed yet".
-const NOT_READY: u16 = 470;
 
 /// The largest request body the ingress accepts, as restate-server's default
 /// (`ingress.request-size-limit`, 32 MiB).
@@ -31,14 +39,8 @@ impl Engine {
     /// Answers one ingress request, as restate-server's ingress would.
     pub async fn handle_ingress(&self, request: http::Request<Bytes>) -> Response<Bytes> {
         let (parts, body) = request.into_parts();
-        if body.len() > MAX_REQUEST_BODY {
-            return ingress_error(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!(
-                    "the request body has {} bytes; the limit is {MAX_REQUEST_BODY}",
-                    body.len()
-                ),
-            );
+        if let Err(rejection) = check_size(body.len()) {
+            return rejection_response(rejection);
         }
         let segments: Vec<String> = parts
             .uri
@@ -59,15 +61,8 @@ impl Engine {
         match (parts.method.clone(), segs.as_slice()) {
             (Method::GET, ["restate", "health"]) => plain(StatusCode::OK, ""),
             (Method::GET, ["restate", "invocation", id, action @ ("attach" | "output")]) => {
-                if !is_invocation_id(id) {
-                    return ingress_error(
-                        StatusCode::BAD_REQUEST,
-                        &format!(
-                            "bad invocation id '{id}': the engine's ids are `inv_1` and 33 base62 digits"
-                        ),
-                    );
-                }
-                self.answer_outcome(id, *action == "attach").await
+                let invocation = InvocationRef::Id((*id).to_owned());
+                completion_response(self.ingress_lookup(invocation, *action == "attach").await)
             }
             (
                 Method::GET,
@@ -79,17 +74,11 @@ impl Engine {
                     action @ ("attach" | "output"),
                 ],
             ) => {
-                let target = Target::keyed(*workflow, *id, "");
-                match self.find(&target, None).await {
-                    Ok(Some(invocation)) => {
-                        self.answer_outcome(&invocation, *action == "attach").await
-                    }
-                    Ok(None) => ingress_error(
-                        StatusCode::NOT_FOUND,
-                        &format!("workflow {workflow}/{id} was never submitted"),
-                    ),
-                    Err(e) => engine_error(e),
-                }
+                let invocation = InvocationRef::Workflow {
+                    name: (*workflow).to_owned(),
+                    id: (*id).to_owned(),
+                };
+                completion_response(self.ingress_lookup(invocation, *action == "attach").await)
             }
             (
                 Method::GET,
@@ -102,21 +91,16 @@ impl Engine {
                     action @ ("attach" | "output"),
                 ],
             ) => {
-                let target = match rest {
-                    [service] => Target::service(*service, *key_or_handler),
-                    [service, key] => Target::keyed(*service, *key, *key_or_handler),
+                let (service, key) = match rest {
+                    [service] => (service, None),
+                    [service, key] => (service, Some(*key)),
                     _ => return ingress_error(StatusCode::NOT_FOUND, "bad path"),
                 };
-                match self.find(&target, Some(idem)).await {
-                    Ok(Some(invocation)) => {
-                        self.answer_outcome(&invocation, *action == "attach").await
-                    }
-                    Ok(None) => ingress_error(
-                        StatusCode::NOT_FOUND,
-                        &format!("no invocation of {target} with idempotency key {idem}"),
-                    ),
-                    Err(e) => engine_error(e),
-                }
+                let invocation = InvocationRef::Idempotent {
+                    target: address(service, key, key_or_handler),
+                    idempotency_key: (*idem).to_owned(),
+                };
+                completion_response(self.ingress_lookup(invocation, *action == "attach").await)
             }
             (Method::POST, ["restate", "awakeables", id, action @ ("resolve" | "reject")]) => {
                 let result = if *action == "resolve" {
@@ -127,66 +111,58 @@ impl Engine {
                 };
                 match result {
                     Ok(()) => plain(StatusCode::ACCEPTED, ""),
-                    Err(e) => engine_error(e),
+                    Err(e) => rejection_response(rejection(e)),
                 }
             }
             // restate-server takes a GET on a handler's path as an invocation without a body.
             (Method::POST | Method::GET, _) => {
-                let (target, send) = match self.route_invocation(parts.uri.path(), &segs) {
-                    Ok(routed) => routed,
-                    Err((status, message)) => return ingress_error(status, &message),
+                let path = parts.uri.path();
+                let (segs, send) = match segs.split_last() {
+                    Some((&"send", rest)) => (rest, true),
+                    _ => (&segs[..], false),
                 };
-                if self.is_ingress_private(&target) {
-                    return ingress_error(
-                        StatusCode::BAD_REQUEST,
-                        &format!(
-                            "{target} is private: it can be called from other handlers, not through the ingress"
-                        ),
-                    );
-                }
-                let rule = self
-                    .inner
-                    .services
-                    .get(&target.service)
-                    .and_then(|s| s.inputs.get(&target.handler));
-                if let Some(Err(reason)) =
-                    rule.map(|rule| rule.check(header("content-type").as_deref(), &body))
-                {
-                    return ingress_error(
-                        StatusCode::BAD_REQUEST,
-                        &format!("input validation error for {target}: {reason}"),
-                    );
+                let target = match segs {
+                    [] => {
+                        return ingress_error(
+                            StatusCode::BAD_REQUEST,
+                            &format!(
+                                "bad path {path}: expected /<service>/<handler> or /<object>/<key>/<handler>"
+                            ),
+                        );
+                    }
+                    [service, handler] => address(service, None, handler),
+                    [service, key, handler] => address(service, Some(key), handler),
+                    [service, ..] => return rejection_response(self.misaddressed(service, path)),
+                };
+                // The engine does not hand the other headers to the handler.
+                let request = HandlerRequest {
+                    target,
+                    input: body,
+                    content_type: header("content-type"),
+                    accept: header("accept"),
+                    idempotency_key: header("idempotency-key"),
+                    headers: Vec::new(),
+                };
+                let admitted = match self.check_ingress(request, |_| path.to_owned()) {
+                    Ok(admitted) => admitted,
+                    Err(rejection) => return rejection_response(rejection),
+                };
+                if !send {
+                    return completion_response(self.ingress_call(admitted).await);
                 }
                 let delay = match query_value(query, "delay").map(parse_duration).transpose() {
                     Ok(delay) => delay,
                     Err(e) => return ingress_error(StatusCode::BAD_REQUEST, &e),
                 };
-                let options = InvokeOptions {
-                    idempotency_key: header("idempotency-key"),
-                    delay,
-                    headers: Vec::new(),
-                };
-                if !send {
-                    return match self.call_outcome(target, body, options).await {
-                        Ok((id, outcome)) => self.answer(&id, outcome),
-                        Err(e) => engine_error(e),
-                    };
-                }
-                let submitted = match self.invoke(target, body, options).await {
-                    Ok(submitted) => submitted,
-                    Err(e) => return engine_error(e),
-                };
-                {
-                    let status = if submitted.is_new {
-                        "Accepted"
-                    } else {
-                        "PreviouslyAccepted"
-                    };
-                    let body = json!({"invocationId": submitted.invocation_id, "status": status});
-                    with_id(
-                        json_response(StatusCode::ACCEPTED, body.to_string()),
-                        &submitted.invocation_id,
-                    )
+                match self.ingress_send(admitted, delay).await {
+                    Ok(sent) => {
+                        let body = json!({"invocationId": sent.invocation_id, "status": sent.status.as_str()});
+                        with_id(
+                            json_response(StatusCode::ACCEPTED, body.to_string()),
+                            &sent.invocation_id,
+                        )
+                    }
+                    Err(rejection) => rejection_response(rejection),
                 }
             }
             _ => ingress_error(
@@ -199,127 +175,30 @@ impl Engine {
             ),
         }
     }
+}
 
-    fn is_ingress_private(&self, target: &Target) -> bool {
-        self.inner
-            .services
-            .get(&target.service)
-            .and_then(|s| s.configs.get(&target.handler))
-            .is_some_and(|c| c.ingress_private)
+fn address(service: &str, key: Option<&str>, handler: &str) -> HandlerAddress {
+    HandlerAddress {
+        service: service.to_owned(),
+        key: key.map(str::to_owned),
+        handler: handler.to_owned(),
     }
+}
 
-    /// `[service, handler]`, `[service, key, handler]`, each optionally followed by `send`.
-    /// The error is a status and why, the statuses restate-server answers: 400 for a path of
-    /// the wrong shape, 404 for an unknown service or handler.
-    fn route_invocation(
-        &self,
-        path: &str,
-        segments: &[&str],
-    ) -> Result<(Target, bool), (StatusCode, String)> {
-        let (segments, send) = match segments.split_last() {
-            Some((&"send", rest)) => (rest, true),
-            _ => (segments, false),
-        };
-        let Some(&service) = segments.first() else {
-            return Err((
-                StatusCode::BAD_REQUEST,
-                format!(
-                    "bad path {path}: expected /<service>/<handler> or /<object>/<key>/<handler>"
-                ),
-            ));
-        };
-        let Some(meta) = self.inner.services.get(service) else {
-            return Err((
-                StatusCode::NOT_FOUND,
-                format!("service '{service}' not found: no deployment of this engine serves it"),
-            ));
-        };
-        let target = match (meta.kind, segments) {
-            (super::ServiceKind::Service, [_, handler]) => Target::service(service, *handler),
-            (super::ServiceKind::Object | super::ServiceKind::Workflow, [_, key, handler]) => {
-                Target::keyed(service, *key, *handler)
-            }
-            (super::ServiceKind::Service, _) => {
-                return Err((
-                    StatusCode::BAD_REQUEST,
-                    format!(
-                        "bad path {path}: '{service}' is a service without keys, called at /{service}/<handler>"
-                    ),
-                ));
-            }
-            _ => {
-                return Err((
-                    StatusCode::BAD_REQUEST,
-                    format!(
-                        "bad path {path}: '{service}' is keyed, called at /{service}/<key>/<handler>"
-                    ),
-                ));
-            }
-        };
-        if !meta.handlers.contains_key(&target.handler) {
-            return Err((
-                StatusCode::NOT_FOUND,
-                format!(
-                    "service '{service}' has no handler '{}' in the deployment the engine serves",
-                    target.handler
-                ),
-            ));
-        }
-        Ok((target, send))
-    }
-
-    async fn answer_outcome(&self, invocation_id: &str, wait: bool) -> Response<Bytes> {
-        if wait {
-            let outcome = self.attach_outcome(invocation_id).await;
-            return self.answer(invocation_id, outcome);
-        }
-        match self.output(invocation_id).await {
-            Ok(Some(outcome)) => outcome_response(invocation_id, outcome),
-            Ok(None) => with_id(
-                ingress_error(
-                    StatusCode::from_u16(NOT_READY).unwrap_or(StatusCode::CONFLICT),
-                    "the invocation exists but has not completed yet",
-                ),
-                invocation_id,
-            ),
-            // An invocation that never was, or was purged, answers as restate-server answers.
-            Err(EngineError::UnknownInvocation(_)) => {
-                ingress_error(StatusCode::NOT_FOUND, "invocation not found")
-            }
-            Err(e) => engine_error(e),
-        }
-    }
-
-    /// The answer to a caller that waited for `invocation_id`'s outcome.
-    fn answer(
-        &self,
-        invocation_id: &str,
-        outcome: Result<Outcome, EngineError>,
-    ) -> Response<Bytes> {
-        match outcome {
-            Ok(outcome) => outcome_response(invocation_id, outcome),
-            // Never was, or was purged: as restate-server answers.
-            Err(EngineError::UnknownInvocation(_)) => with_id(
-                error_response(StatusCode::NOT_FOUND, 404, "not found", "invocation"),
-                invocation_id,
-            ),
-            Err(e) => engine_error(e),
-        }
-    }
-
-    /// Waits for the invocation's outcome, terminal failures included.
-    pub(super) async fn attach_outcome(&self, invocation_id: &str) -> Result<Outcome, EngineError> {
-        match self.attach(invocation_id).await {
-            Ok(bytes) => Ok(Ok(bytes)),
-            Err(EngineError::Terminal { code, message }) => Ok(Err((code, message))),
-            Err(e) => Err(e),
-        }
+/// A call's, attach's or output's answer as the ingress answers it.
+fn completion_response(answer: Result<Completion, Rejection>) -> Response<Bytes> {
+    match answer {
+        Ok(completion) => outcome_response(&completion.invocation_id, completion.result),
+        Err(rejection) => rejection_response(rejection),
     }
 }
 
 /// An outcome as the ingress answers it: the output, or the terminal failure with its code.
-fn outcome_response(invocation_id: &str, outcome: Outcome) -> Response<Bytes> {
-    let response = match outcome {
+fn outcome_response(
+    invocation_id: &str,
+    result: Result<Bytes, TerminalFailure>,
+) -> Response<Bytes> {
+    let response = match result {
         Ok(bytes) => {
             let mut response = Response::new(bytes);
             response
@@ -327,7 +206,7 @@ fn outcome_response(invocation_id: &str, outcome: Outcome) -> Response<Bytes> {
                 .insert("content-type", HeaderValue::from_static("application/json"));
             response
         }
-        Err((code, message)) => {
+        Err(TerminalFailure { code, message }) => {
             let status = StatusCode::from_u16(code)
                 .ok()
                 .filter(|s| s.is_client_error() || s.is_server_error());
@@ -340,6 +219,16 @@ fn outcome_response(invocation_id: &str, outcome: Outcome) -> Response<Bytes> {
         }
     };
     with_id(response, invocation_id)
+}
+
+/// A refusal as the ingress answers it, with its status; "not ready" names the invocation.
+fn rejection_response(rejection: Rejection) -> Response<Bytes> {
+    let status = StatusCode::from_u16(rejection.status()).unwrap_or(StatusCode::CONFLICT);
+    let response = ingress_error(status, rejection.message());
+    match &rejection {
+        Rejection::NotReady { invocation_id } => with_id(response, invocation_id),
+        _ => response,
+    }
 }
 
 /// What a handler accepts as its request body, from the `input` of the deployment's manifest,
@@ -417,8 +306,6 @@ fn media_type_matches(actual: &str, pattern: &str) -> bool {
     want_kind == "*" || (want_kind == kind && (want_sub == "*" || want_sub == sub))
 }
 
-use super::ids::is_invocation_id;
-
 fn with_id(mut response: Response<Bytes>, invocation_id: &str) -> Response<Bytes> {
     if let Ok(value) = HeaderValue::from_str(invocation_id) {
         response.headers_mut().insert("x-restate-id", value);
@@ -463,16 +350,6 @@ fn error_response(
     response
 }
 
-fn engine_error(error: EngineError) -> Response<Bytes> {
-    let status = match &error {
-        EngineError::NotFound { .. } | EngineError::UnknownInvocation(_) => StatusCode::NOT_FOUND,
-        EngineError::InvalidAwakeable { .. } => StatusCode::BAD_REQUEST,
-        EngineError::ShutDown => StatusCode::SERVICE_UNAVAILABLE,
-        _ => StatusCode::INTERNAL_SERVER_ERROR,
-    };
-    ingress_error(status, &error.to_string())
-}
-
 pub(super) fn query_value<'a>(query: &'a str, name: &str) -> Option<&'a str> {
     query.split('&').find_map(|pair| {
         pair.strip_prefix(name)
@@ -484,10 +361,10 @@ pub(super) fn query_value<'a>(query: &'a str, name: &str) -> Option<&'a str> {
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let digits = text.trim_end_matches(|c: char| c.is_ascii_alphabetic());
     let unit = &text[digits.len()..];
-    let n: u64 = digits
+    let n: u128 = digits
         .parse()
         .map_err(|_| format!("invalid delay `{text}`: expected a number with ms, s, m, h or d"))?;
-    let factor: u64 = match unit {
+    let factor: u128 = match unit {
         "" | "ms" => 1,
         "s" => 1000,
         "m" => 60_000,
@@ -495,12 +372,7 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
         "d" => 86_400_000,
         other => return Err(format!("invalid delay `{text}`: unknown unit `{other}`")),
     };
-    // A century is more than any delay means; larger numbers are mistakes (or attacks).
-    const MAX_DELAY_MS: u64 = 100 * 365 * 86_400_000;
-    match n.checked_mul(factor) {
-        Some(ms) if ms <= MAX_DELAY_MS => Ok(Duration::from_millis(ms)),
-        _ => Err(format!("invalid delay `{text}`: longer than 100 years")),
-    }
+    bounded_delay(n.checked_mul(factor), &text)
 }
 
 fn percent_decode(segment: &str) -> String {
@@ -526,6 +398,7 @@ fn percent_decode(segment: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::ids::is_invocation_id;
 
     #[test]
     fn input_rules() {

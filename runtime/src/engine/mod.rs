@@ -44,6 +44,7 @@ mod recovery_tests;
 mod retention;
 mod status;
 mod store;
+mod transport;
 
 pub use admin::{InvocationDetails, InvocationSummary, JournalEntry, ServiceInfo};
 pub use clock::{Clock, ManualClock, SystemClock};
