@@ -43,7 +43,7 @@
 
 use super::ingress::{json_response, query_value};
 use super::status::InvocationStatus;
-use super::store::Sql;
+use super::store::{Sql, journal};
 use super::{Engine, EngineError, HandlerKind, ServiceKind, protocol, read_invocation};
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
@@ -210,18 +210,14 @@ impl Engine {
                 let Some((summary, service, key)) = rusqlite::OptionalExtension::optional(found)? else {
                     return Ok(None);
                 };
-                let mut stmt = tx.prepare_cached("SELECT idx, ty, payload FROM journal WHERE invocation_id = CAST(?1 AS TEXT) ORDER BY idx")?;
-                let journal = stmt
-                    .query_map([&id], |r| {
-                        let ty = r.get::<_, i64>(1)? as u16;
-                        let payload: Vec<u8> = r.get(2)?;
-                        Ok(JournalEntry {
-                            index: r.get::<_, i64>(0)? as u32,
-                            kind: protocol::type_name(ty).to_owned(),
-                            name: entry_name(ty, &payload),
-                        })
-                    })?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                let journal = journal::read(tx, &id)?
+                    .into_iter()
+                    .map(|e| JournalEntry {
+                        index: e.index,
+                        kind: protocol::type_name(e.ty).to_owned(),
+                        name: entry_name(e.ty, &e.payload),
+                    })
+                    .collect();
                 let state = if key.is_empty() {
                     Vec::new()
                 } else {

@@ -60,7 +60,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use store::{CommitHook, Sql, Store, StoreError};
+use store::{CommitHook, Sql, Store, StoreError, invocations, journal};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 /// Why an engine operation failed.
@@ -696,15 +696,6 @@ fn set_status(tx: &Transaction<'_>, id: &str, status: InvocationStatus) -> rusql
     Ok(())
 }
 
-fn append_entry(tx: &Transaction<'_>, id: &str, ty: u16, payload: &[u8]) -> rusqlite::Result<u32> {
-    let idx: i64 = tx.row(store::NEXT_JOURNAL_INDEX, [id], |r| r.get(0))?;
-    tx.exec(
-        "INSERT INTO journal (invocation_id, idx, ty, payload) VALUES (?1, ?2, ?3, ?4)",
-        params![id, idx, ty as i64, payload],
-    )?;
-    Ok(idx as u32)
-}
-
 fn read_outcome(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<Option<Outcome>>> {
     tx.row(
         "SELECT status, result_value, failure_code, failure_message FROM invocations WHERE id = ?1",
@@ -1089,7 +1080,7 @@ impl Engine {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                     params![id, seq, raw.to_vec(), t.service, t.handler, t.key, kind.as_str(), status, run_at, idem, seed as i64, now],
                 )?;
-                append_entry(tx, &id, input_frame.ty, &input_frame.payload)?;
+                journal::append(tx, &id, input_frame.ty, &input_frame.payload)?;
                 if let Some(idem) = &idem {
                     tx.exec(
                         "INSERT INTO idempotency (service, key, handler, idempotency_key, invocation_id) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -1415,11 +1406,11 @@ impl Engine {
                         match status {
                             None | Some(InvocationStatus::Completed) => {}
                             Some(InvocationStatus::Suspended) => {
-                                append_entry(tx, &id, ty, &payload)?;
+                                journal::append(tx, &id, ty, &payload)?;
                                 set_status(tx, &id, InvocationStatus::Running)?;
                             }
                             Some(_) => {
-                                append_entry(tx, &id, ty, &payload)?;
+                                journal::append(tx, &id, ty, &payload)?;
                             }
                         }
                         Ok(status)
@@ -1483,12 +1474,10 @@ impl Engine {
                                 return Ok(None);
                             };
                             let lazy = engine.config_of(&invocation).lazy_state;
-                            let mut stmt = tx.prepare_cached(store::READ_JOURNAL)?;
-                            let journal = stmt
-                                .query_map([&owned], |r| {
-                                    Ok((r.get::<_, i64>(0)? as u16, r.get::<_, Vec<u8>>(1)?))
-                                })?
-                                .collect::<rusqlite::Result<Vec<_>>>()?;
+                            let journal = journal::read(tx, &owned)?
+                                .into_iter()
+                                .map(|e| (e.ty, e.payload))
+                                .collect();
                             let state = if invocation.key.is_empty() || lazy {
                                 Vec::new()
                             } else {
@@ -1850,7 +1839,7 @@ impl Engine {
             .store
             .stage(move |tx| {
                 engine.journal_silent(tx, &inv, silent, now)?;
-                append_entry(tx, &inv.id, frame.ty, &frame.payload)?;
+                journal::append(tx, &inv.id, frame.ty, &frame.payload)?;
                 engine.command_effects(tx, &inv, command, now)
             })
             .await?;
@@ -1884,7 +1873,7 @@ impl Engine {
         now: i64,
     ) -> rusqlite::Result<()> {
         for (frame, command) in silent {
-            append_entry(tx, &inv.id, frame.ty, &frame.payload)?;
+            journal::append(tx, &inv.id, frame.ty, &frame.payload)?;
             let (own, effects) = self.command_effects(tx, inv, command, now)?;
             debug_assert!(
                 own.is_empty() && effects.is_empty(),
@@ -1912,7 +1901,7 @@ impl Engine {
             .store
             .run(move |tx| {
                 engine.journal_silent(tx, &inv, silent, now)?;
-                append_entry(tx, &inv.id, ty, &payload).map(drop)
+                journal::append(tx, &inv.id, ty, &payload).map(drop)
             })
             .await?;
         self.send_to_attempt(&invocation.id, [notification]);
@@ -1929,7 +1918,7 @@ impl Engine {
         let mut own = Vec::new();
         let mut effects = Vec::new();
         let mut notify_own = |tx: &Transaction<'_>, frame: Frame| -> rusqlite::Result<()> {
-            append_entry(tx, &inv.id, frame.ty, &frame.payload)?;
+            journal::append(tx, &inv.id, frame.ty, &frame.payload)?;
             own.push(frame);
             Ok(())
         };
@@ -2289,7 +2278,7 @@ impl Engine {
                 name: String::new(),
             },
         );
-        append_entry(tx, &id, input.ty, &input.payload)?;
+        journal::append(tx, &id, input.ty, &input.payload)?;
         if let Some(idem) = &call.idempotency_key {
             tx.exec(
                 "INSERT INTO idempotency (service, key, handler, idempotency_key, invocation_id) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -2339,16 +2328,9 @@ impl Engine {
             .store
             .stage(move |tx| {
                 engine.journal_silent(tx, &inv, silent, now)?;
-                let mut stmt = tx.prepare_cached(
-                    "SELECT ty, payload FROM journal WHERE invocation_id = ?1 AND ty >= 32768",
-                )?;
-                let arrived = stmt
-                    .query_map([&id], |r| {
-                        Ok((r.get::<_, i64>(0)? as u16, r.get::<_, Vec<u8>>(1)?))
-                    })?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                let ready = arrived.iter().any(|(ty, payload)| {
-                    let frame = raw_frame(*ty, Bytes::from(payload.clone()));
+                let arrived = journal::notifications(tx, &id)?;
+                let ready = arrived.into_iter().any(|entry| {
+                    let frame = raw_frame(entry.ty, Bytes::from(entry.payload));
                     match notification_id(&frame) {
                         Some(NotificationId::Completion(c)) => completions.contains(&c),
                         Some(NotificationId::Signal(s)) => signals.contains(&s),
@@ -2581,13 +2563,7 @@ impl Engine {
             .inner
             .store
             .stage(move |tx| {
-                let next: Option<String> = tx
-                    .row(
-                        store::NEXT_INBOXED,
-                        params![s, k, InvocationStatus::Inboxed],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
+                let next = invocations::next_inboxed(tx, &s, &k)?;
                 if let Some(next) = &next {
                     set_status(tx, next, InvocationStatus::Running)?;
                 }
@@ -2761,15 +2737,7 @@ impl Engine {
         let runs: Vec<Vec<u8>> = self
             .inner
             .store
-            .run(move |tx| {
-                let mut stmt = tx.prepare_cached(
-                    "SELECT payload FROM journal WHERE invocation_id = ?1 AND ty = ?2",
-                )?;
-                let rows = stmt
-                    .query_map(params![id, protocol::RUN_COMMAND as i64], |r| r.get(0))?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                Ok(rows)
-            })
+            .run(move |tx| journal::payloads_of_type(tx, &id, protocol::RUN_COMMAND))
             .await?;
         Ok(runs.iter().find_map(|payload| {
             let run: pb::RunCommandMessage = prost::Message::decode(payload.as_slice()).ok()?;
@@ -2797,13 +2765,7 @@ impl Engine {
         let entries: i64 = self
             .inner
             .store
-            .run(move |tx| {
-                tx.row(
-                    "SELECT COUNT(*) FROM journal WHERE invocation_id = ?1",
-                    [id],
-                    |r| r.get(0),
-                )
-            })
+            .run(move |tx| journal::len(tx, &id))
             .await?;
         Ok(self.take_crash(
             invocation,

@@ -5,6 +5,7 @@
 //! expired, in small batches, each its own short transaction among the others.
 
 use super::status::InvocationStatus;
+use super::store::journal;
 use super::{Engine, EngineError, HandlerKind, kind_from_str, now_ms};
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -46,8 +47,7 @@ fn purge_invocation(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<bool> {
 }
 
 fn purge_journal(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<()> {
-    tx.prepare_cached("DELETE FROM journal WHERE invocation_id = ?1")?
-        .execute([id])?;
+    journal::delete(tx, id)?;
     tx.prepare_cached("UPDATE invocations SET journal_expires_at = NULL WHERE id = ?1")?
         .execute([id])?;
     Ok(())
