@@ -43,7 +43,7 @@
 
 use super::ingress::{json_response, query_value};
 use super::status::InvocationStatus;
-use super::store::{Sql, journal};
+use super::store::{Sql, journal, state};
 use super::{Engine, EngineError, HandlerKind, ServiceKind, protocol, read_invocation};
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
@@ -205,9 +205,14 @@ impl Engine {
             .run(move |tx| {
                 let sql = format!("SELECT {SUMMARY_COLUMNS} FROM invocations WHERE id = ?1");
                 let found = tx.row(&sql, [&id], |r| {
-                    Ok((summary_from_row(r)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+                    Ok((
+                        summary_from_row(r)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, String>(2)?,
+                    ))
                 });
-                let Some((summary, service, key)) = rusqlite::OptionalExtension::optional(found)? else {
+                let Some((summary, service, key)) = rusqlite::OptionalExtension::optional(found)?
+                else {
                     return Ok(None);
                 };
                 let journal = journal::read(tx, &id)?
@@ -221,16 +226,21 @@ impl Engine {
                 let state = if key.is_empty() {
                     Vec::new()
                 } else {
-                    let mut stmt = tx.prepare_cached("SELECT name, value FROM state WHERE service = ?1 AND key = ?2 ORDER BY name")?;
-                    stmt.query_map(params![service, key], |r| {
-                        Ok((
-                            String::from_utf8_lossy(&r.get::<_, Vec<u8>>(0)?).into_owned(),
-                            String::from_utf8_lossy(&r.get::<_, Vec<u8>>(1)?).into_owned(),
-                        ))
-                    })?
-                    .collect::<rusqlite::Result<Vec<_>>>()?
+                    state::all(tx, &service, &key)?
+                        .into_iter()
+                        .map(|e| {
+                            (
+                                String::from_utf8_lossy(&e.name).into_owned(),
+                                String::from_utf8_lossy(&e.value).into_owned(),
+                            )
+                        })
+                        .collect()
                 };
-                Ok(Some(InvocationDetails { summary, journal, state }))
+                Ok(Some(InvocationDetails {
+                    summary,
+                    journal,
+                    state,
+                }))
             })
             .await?;
         found.ok_or_else(|| EngineError::UnknownInvocation(invocation_id.to_owned()))

@@ -7,6 +7,7 @@ use super::admin::{error, json_ok};
 use super::ingress::json_response;
 use super::query::{self, Catalog, QueryLimits};
 use super::status::InvocationStatus;
+use super::store::state;
 use super::{Engine, EngineError, HandlerKind, OnMaxAttempts, ServiceKind, protocol};
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
@@ -463,15 +464,9 @@ impl Engine {
                 if busy > 0 {
                     return Ok(false);
                 }
-                tx.execute(
-                    "DELETE FROM state WHERE service = ?1 AND key = ?2",
-                    params![service, edit.object_key],
-                )?;
+                state::clear_all(tx, &service, &edit.object_key)?;
                 for (name, value) in &edit.new_state {
-                    tx.execute(
-                        "INSERT INTO state (service, key, name, value) VALUES (?1, ?2, ?3, ?4)",
-                        params![service, edit.object_key, name.as_bytes(), value],
-                    )?;
+                    state::set(tx, &service, &edit.object_key, name.as_bytes(), value)?;
                 }
                 Ok(true)
             })

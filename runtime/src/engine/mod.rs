@@ -60,7 +60,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use store::{CommitHook, Sql, Store, StoreError, invocations, journal};
+use store::{CommitHook, Sql, Store, StoreError, invocations, journal, promises, state};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 /// Why an engine operation failed.
@@ -1332,18 +1332,15 @@ impl Engine {
             .inner
             .store
             .run(move |tx| {
-                let mut stmt = tx.prepare_cached(
-                    "SELECT name, value FROM state WHERE service = ?1 AND key = ?2 ORDER BY name",
-                )?;
-                let rows = stmt
-                    .query_map(params![s, k], |r| {
-                        Ok((
-                            String::from_utf8_lossy(&r.get::<_, Vec<u8>>(0)?).into_owned(),
-                            Bytes::from(r.get::<_, Vec<u8>>(1)?),
-                        ))
-                    })?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                Ok(rows)
+                Ok(state::all(tx, &s, &k)?
+                    .into_iter()
+                    .map(|e| {
+                        (
+                            String::from_utf8_lossy(&e.name).into_owned(),
+                            Bytes::from(e.value),
+                        )
+                    })
+                    .collect())
             })
             .await?)
     }
@@ -1481,16 +1478,13 @@ impl Engine {
                             let state = if invocation.key.is_empty() || lazy {
                                 Vec::new()
                             } else {
-                                let mut stmt = tx.prepare_cached(
-                                    "SELECT name, value FROM state WHERE service = ?1 AND key = ?2",
-                                )?;
-                                stmt.query_map(params![invocation.service, invocation.key], |r| {
-                                    Ok(pb::start_message::StateEntry {
-                                        key: r.get(0)?,
-                                        value: r.get(1)?,
+                                state::all(tx, &invocation.service, &invocation.key)?
+                                    .into_iter()
+                                    .map(|e| pb::start_message::StateEntry {
+                                        key: e.name,
+                                        value: e.value,
                                     })
-                                })?
-                                .collect::<rusqlite::Result<Vec<_>>>()?
+                                    .collect()
                             };
                             Ok(Some((invocation, journal, state, lazy)))
                         })
@@ -1936,32 +1930,16 @@ impl Engine {
                 };
             }
             Command::SetState(name, value) => {
-                tx.exec(
-                    "INSERT INTO state (service, key, name, value) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (service, key, name) DO UPDATE SET value = excluded.value",
-                    params![inv.service, inv.key, name, value],
-                )?;
+                state::set(tx, &inv.service, &inv.key, &name, &value)?;
             }
             Command::ClearState(name) => {
-                tx.exec(
-                    "DELETE FROM state WHERE service = ?1 AND key = ?2 AND name = ?3",
-                    params![inv.service, inv.key, name],
-                )?;
+                state::clear(tx, &inv.service, &inv.key, &name)?;
             }
             Command::ClearAllState => {
-                tx.exec(
-                    "DELETE FROM state WHERE service = ?1 AND key = ?2",
-                    params![inv.service, inv.key],
-                )?;
+                state::clear_all(tx, &inv.service, &inv.key)?;
             }
             Command::GetLazyState(name, completion_id) => {
-                let value: Option<Vec<u8>> = tx
-                    .row(
-                        "SELECT value FROM state WHERE service = ?1 AND key = ?2 AND name = ?3",
-                        params![inv.service, inv.key, name],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
+                let value = state::get(tx, &inv.service, &inv.key, &name)?;
                 notify_own(
                     tx,
                     Frame::new(
@@ -1977,12 +1955,7 @@ impl Engine {
                 )?;
             }
             Command::GetLazyStateKeys(completion_id) => {
-                let mut stmt = tx.prepare_cached(
-                    "SELECT name FROM state WHERE service = ?1 AND key = ?2 ORDER BY name",
-                )?;
-                let keys = stmt
-                    .query_map(params![inv.service, inv.key], |r| r.get::<_, Vec<u8>>(0))?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                let keys = state::names(tx, &inv.service, &inv.key)?;
                 notify_own(
                     tx,
                     Frame::new(
@@ -2082,7 +2055,7 @@ impl Engine {
             }
             Command::Run => {}
             Command::GetPromise(name, completion_id) => {
-                match read_promise(tx, &inv.service, &inv.key, &name)? {
+                match promises::get(tx, &inv.service, &inv.key, &name)? {
                     Some(outcome) => notify_own(
                         tx,
                         promise_frame(
@@ -2100,7 +2073,7 @@ impl Engine {
                 }
             }
             Command::PeekPromise(name, completion_id) => {
-                let outcome = read_promise(tx, &inv.service, &inv.key, &name)?;
+                let outcome = promises::get(tx, &inv.service, &inv.key, &name)?;
                 notify_own(
                     tx,
                     promise_frame(
@@ -2111,7 +2084,7 @@ impl Engine {
                 )?;
             }
             Command::CompletePromise(name, outcome, completion_id) => {
-                let existing = read_promise(tx, &inv.service, &inv.key, &name)?;
+                let existing = promises::get(tx, &inv.service, &inv.key, &name)?;
                 let reply = if existing.is_some() {
                     pb::complete_promise_completion_notification_message::Result::Failure(
                         pb::Failure {
@@ -2121,14 +2094,7 @@ impl Engine {
                         },
                     )
                 } else {
-                    let (value, code, message) = match &outcome {
-                        Ok(v) => (Some(v.to_vec()), None, None),
-                        Err((c, m)) => (None, Some(*c as i64), Some(m.clone())),
-                    };
-                    tx.exec(
-                        "INSERT INTO promises (service, key, name, value, failure_code, failure_message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        params![inv.service, inv.key, name, value, code, message],
-                    )?;
+                    promises::insert(tx, &inv.service, &inv.key, &name, &outcome)?;
                     let target = promise_target(&inv.service, &inv.key, &name);
                     for (waiter, completion) in take_waiters(tx, "promise", &target)? {
                         let frame = promise_frame(
@@ -2795,13 +2761,7 @@ impl Engine {
         );
         self.inner
             .store
-            .run(move |tx| {
-                tx.exec(
-                    "INSERT INTO state (service, key, name, value) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (service, key, name) DO UPDATE SET value = excluded.value",
-                    params![s, k, n, v],
-                )?;
-                Ok(())
-            })
+            .run(move |tx| state::set(tx, &s, &k, &n, &v))
             .await?;
         Ok(())
     }
@@ -2817,7 +2777,7 @@ impl Engine {
         Ok(self
             .inner
             .store
-            .run(move |tx| read_promise(tx, &s, &k, &n))
+            .run(move |tx| promises::get(tx, &s, &k, &n))
             .await?)
     }
 
@@ -2836,19 +2796,14 @@ impl Engine {
             .inner
             .store
             .run(move |tx| {
-                if read_promise(tx, &s, &k, &n)?.is_some() {
+                if promises::get(tx, &s, &k, &n)?.is_some() {
                     return Ok(None);
                 }
-                let (value, code, message) = match &o {
-                    Ok(v) => (Some(v.to_vec()), None, None),
-                    Err((c, m)) => (None, Some(i64::from(*c)), Some(m.clone())),
-                };
-                tx.exec(
-                    "INSERT INTO promises (service, key, name, value, failure_code, failure_message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![s, k, n, value, code, message],
-                )?;
+                promises::insert(tx, &s, &k, &n, &o)?;
                 let mut deliveries = Vec::new();
-                for (waiter, completion) in take_waiters(tx, "promise", &promise_target(&s, &k, &n))? {
+                for (waiter, completion) in
+                    take_waiters(tx, "promise", &promise_target(&s, &k, &n))?
+                {
                     let frame = promise_frame(
                         protocol::GET_PROMISE_COMPLETION_NOTIFICATION,
                         completion,
@@ -3170,28 +3125,6 @@ fn attach_target(target: Option<AttachKind>) -> AttachTarget {
 
 fn promise_target(service: &str, key: &str, name: &str) -> String {
     format!("{service}\u{0}{key}\u{0}{name}")
-}
-
-fn read_promise(
-    tx: &Transaction<'_>,
-    service: &str,
-    key: &str,
-    name: &str,
-) -> rusqlite::Result<Option<Outcome>> {
-    tx.row(
-        "SELECT value, failure_code, failure_message FROM promises WHERE service = ?1 AND key = ?2 AND name = ?3",
-        params![service, key, name],
-        |r| {
-            let value: Option<Vec<u8>> = r.get(0)?;
-            let code: Option<i64> = r.get(1)?;
-            let message: Option<String> = r.get(2)?;
-            Ok(match code {
-                Some(code) => Err((code as u16, message.unwrap_or_default())),
-                None => Ok(Bytes::from(value.unwrap_or_default())),
-            })
-        },
-    )
-    .optional()
 }
 
 fn take_waiters(

@@ -5,7 +5,7 @@
 //! expired, in small batches, each its own short transaction among the others.
 
 use super::status::InvocationStatus;
-use super::store::journal;
+use super::store::{journal, promises, state};
 use super::{Engine, EngineError, HandlerKind, kind_from_str, now_ms};
 use rusqlite::{OptionalExtension, Transaction, params};
 
@@ -36,10 +36,8 @@ fn purge_invocation(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<bool> {
     }
     if kind_from_str(&kind) == HandlerKind::WorkflowRun {
         // A workflow's state and promises go with its run: its id can run again.
-        tx.prepare_cached("DELETE FROM state WHERE service = ?1 AND key = ?2")?
-            .execute(params![service, key])?;
-        tx.prepare_cached("DELETE FROM promises WHERE service = ?1 AND key = ?2")?
-            .execute(params![service, key])?;
+        state::clear_all(tx, &service, &key)?;
+        promises::clear_all(tx, &service, &key)?;
     }
     tx.prepare_cached("DELETE FROM invocations WHERE id = ?1")?
         .execute([id])?;

@@ -23,7 +23,9 @@
 
 pub(crate) mod invocations;
 pub(crate) mod journal;
+pub(crate) mod promises;
 mod schema;
+pub(crate) mod state;
 
 use rusqlite::{Connection, Params, Row, Transaction};
 pub(crate) use schema::prepare;
