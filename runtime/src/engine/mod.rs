@@ -60,7 +60,10 @@ use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use store::{CommitHook, Sql, Store, StoreError, invocations, journal, promises, state};
+use store::waiters::{self, Awaited};
+use store::{
+    CommitHook, Sql, Store, StoreError, invocations, journal, outbox, promises, state, timers,
+};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 /// Why an engine operation failed.
@@ -673,17 +676,6 @@ fn awakeable_delivery(
     )))
 }
 
-/// When the next timer, delayed invocation or retry is due, if any.
-fn next_due(tx: &Transaction<'_>) -> rusqlite::Result<Option<i64>> {
-    tx.prepare_cached(
-        "SELECT MIN(t) FROM (SELECT MIN(fire_at) AS t FROM timers UNION ALL SELECT MIN(run_at) FROM invocations WHERE status IN (?1, ?2))",
-    )?
-    .query_row(
-        params![InvocationStatus::Scheduled, InvocationStatus::Backoff],
-        |r| r.get(0),
-    )
-}
-
 fn read_status(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<InvocationStatus>> {
     tx.prepare_cached("SELECT status FROM invocations WHERE id = ?1")?
         .query_row([id], |r| r.get(0))
@@ -755,14 +747,9 @@ fn enqueue(
     invocation_id: String,
     frame: Frame,
 ) -> rusqlite::Result<Delivery> {
-    tx.prepare_cached("INSERT INTO outbox (invocation_id, ty, payload) VALUES (?1, ?2, ?3)")?
-        .execute(params![
-            invocation_id,
-            frame.ty as i64,
-            frame.payload.as_ref()
-        ])?;
+    let row = outbox::push(tx, &invocation_id, frame.ty, &frame.payload)?;
     Ok(Delivery {
-        outbox: Some(tx.last_insert_rowid()),
+        outbox: Some(row),
         invocation_id,
         frame,
     })
@@ -900,22 +887,14 @@ impl Engine {
                 for id in &queued {
                     set_status(tx, id, InvocationStatus::Inboxed)?;
                 }
-                let mut stmt = tx.prepare_cached(
-                    "SELECT id, invocation_id, ty, payload FROM outbox ORDER BY id",
-                )?;
-                let rows = stmt
-                    .query_map([], |r| {
-                        Ok(Delivery {
-                            outbox: Some(r.get(0)?),
-                            invocation_id: r.get(1)?,
-                            frame: raw_frame(
-                                r.get::<_, i64>(2)? as u16,
-                                Bytes::from(r.get::<_, Vec<u8>>(3)?),
-                            ),
-                        })
-                    })?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                Ok(rows)
+                Ok(outbox::all(tx)?
+                    .into_iter()
+                    .map(|m| Delivery {
+                        outbox: Some(m.id),
+                        invocation_id: m.invocation_id,
+                        frame: raw_frame(m.ty, Bytes::from(m.payload)),
+                    })
+                    .collect())
             })
             .await?;
         for id in to_start {
@@ -1391,10 +1370,7 @@ impl Engine {
                 .submit(
                     move |tx| {
                         if let Some(row) = outbox
-                            && tx
-                                .prepare_cached("DELETE FROM outbox WHERE id = ?1")?
-                                .execute([row])?
-                                == 0
+                            && !outbox::take(tx, row)?
                         {
                             // Delivered already (by recovery, or before a crash).
                             return Ok(None);
@@ -1968,10 +1944,7 @@ impl Engine {
                 )?;
             }
             Command::Sleep(wake_up_time, completion_id) => {
-                tx.exec(
-                    "INSERT INTO timers (fire_at, invocation_id, completion_id) VALUES (?1, ?2, ?3)",
-                    params![wake_up_time as i64, inv.id, completion_id],
-                )?;
+                timers::add(tx, wake_up_time as i64, &inv.id, completion_id)?;
                 effects.push(Effect::WakeTimers);
             }
             Command::Call(call) | Command::OneWayCall(call) if call.target_missing.is_some() => {
@@ -2021,10 +1994,7 @@ impl Engine {
             Command::Call(call) | Command::OneWayCall(call) => {
                 let child = self.insert_child(tx, &call, now)?;
                 if let Some(completion_id) = call.result_completion_id {
-                    tx.exec(
-                        "INSERT INTO waiters (target, kind, invocation_id, completion_id) VALUES (?1, 'call', ?2, ?3)",
-                        params![child.0, inv.id, completion_id],
-                    )?;
+                    waiters::add(tx, Awaited::Call, &child.0, &inv.id, completion_id)?;
                 }
                 notify_own(
                     tx,
@@ -2065,10 +2035,8 @@ impl Engine {
                         ),
                     )?,
                     None => {
-                        tx.exec(
-                            "INSERT INTO waiters (target, kind, invocation_id, completion_id) VALUES (?1, 'promise', ?2, ?3)",
-                            params![promise_target(&inv.service, &inv.key, &name), inv.id, completion_id],
-                        )?;
+                        let target = promise_target(&inv.service, &inv.key, &name);
+                        waiters::add(tx, Awaited::Promise, &target, &inv.id, completion_id)?;
                     }
                 }
             }
@@ -2096,13 +2064,13 @@ impl Engine {
                 } else {
                     promises::insert(tx, &inv.service, &inv.key, &name, &outcome)?;
                     let target = promise_target(&inv.service, &inv.key, &name);
-                    for (waiter, completion) in take_waiters(tx, "promise", &target)? {
+                    for waiter in waiters::take(tx, Awaited::Promise, &target)? {
                         let frame = promise_frame(
                             protocol::GET_PROMISE_COMPLETION_NOTIFICATION,
-                            completion,
+                            waiter.completion_id,
                             Some(&outcome),
                         );
-                        effects.push(Effect::Deliver(enqueue(tx, waiter, frame)?));
+                        effects.push(Effect::Deliver(enqueue(tx, waiter.invocation_id, frame)?));
                     }
                     pb::complete_promise_completion_notification_message::Result::Void(pb::Void {})
                 };
@@ -2153,10 +2121,7 @@ impl Engine {
                         notify_own(tx, output_frame(attach, completion_id, Some(&outcome)))?
                     }
                     (true, Some(target_id), None) => {
-                        tx.exec(
-                            "INSERT INTO waiters (target, kind, invocation_id, completion_id) VALUES (?1, 'attach', ?2, ?3)",
-                            params![target_id, inv.id, completion_id],
-                        )?;
+                        waiters::add(tx, Awaited::Attach, &target_id, &inv.id, completion_id)?;
                     }
                     (false, Some(_), None) => {
                         notify_own(tx, output_frame(false, completion_id, None))?
@@ -2460,17 +2425,17 @@ impl Engine {
                     params![id, InvocationStatus::Completed, now, journal_expires, record_expires],
                 )?;
                 // What it still waited for will never matter.
-                tx.prepare_cached("DELETE FROM timers WHERE invocation_id = ?1")?.execute([&id])?;
-                tx.prepare_cached("DELETE FROM waiters WHERE invocation_id = ?1")?.execute([&id])?;
+                timers::remove_for(tx, &id)?;
+                waiters::remove_for(tx, &id)?;
                 let outcome = read_outcome(tx, &id)?.flatten().unwrap_or(Ok(Bytes::new()));
                 let mut deliveries = Vec::new();
-                for (waiter, completion) in take_waiters(tx, "call", &id)? {
-                    let frame = call_completion_frame(completion, &outcome);
-                    deliveries.push(enqueue(tx, waiter, frame)?);
+                for waiter in waiters::take(tx, Awaited::Call, &id)? {
+                    let frame = call_completion_frame(waiter.completion_id, &outcome);
+                    deliveries.push(enqueue(tx, waiter.invocation_id, frame)?);
                 }
-                for (waiter, completion) in take_waiters(tx, "attach", &id)? {
-                    let frame = output_frame(true, completion, Some(&outcome));
-                    deliveries.push(enqueue(tx, waiter, frame)?);
+                for waiter in waiters::take(tx, Awaited::Attach, &id)? {
+                    let frame = output_frame(true, waiter.completion_id, Some(&outcome));
+                    deliveries.push(enqueue(tx, waiter.invocation_id, frame)?);
                 }
                 let created: i64 = tx.query_row("SELECT created_at FROM invocations WHERE id = ?1", [&id], |r| r.get(0))?; // metrics
                 retention::purge_if_expired(tx, &id, now, journal_expires, record_expires)?;
@@ -2578,13 +2543,9 @@ impl Engine {
                 .run(move |tx| {
                     // Fired timers become notifications in the outbox, in the transaction that
                     // removes them: a crash in between loses neither.
-                    let mut stmt = tx.prepare_cached("SELECT id, invocation_id, completion_id FROM timers WHERE fire_at <= ?1 ORDER BY fire_at")?;
-                    let timers = stmt
-                        .query_map([now], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)? as u32)))?
-                        .collect::<rusqlite::Result<Vec<_>>>()?;
-                    let mut deliveries = Vec::with_capacity(timers.len());
-                    for (id, invocation_id, completion_id) in timers {
-                        tx.prepare_cached("DELETE FROM timers WHERE id = ?1")?.execute([id])?;
+                    let fired = timers::take_due(tx, now)?;
+                    let mut deliveries = Vec::with_capacity(fired.len());
+                    for timers::Fired { invocation_id, completion_id } in fired {
                         let frame = Frame::new(
                             protocol::SLEEP_COMPLETION_NOTIFICATION,
                             &pb::SleepCompletionNotificationMessage {
@@ -2608,7 +2569,7 @@ impl Engine {
                         };
                         set_status(tx, id, next)?;
                     }
-                    let next = next_due(tx)?;
+                    let next = timers::next_due(tx)?;
                     Ok((deliveries, invocations, next))
                 })
                 .await;
@@ -2741,7 +2702,7 @@ impl Engine {
 
     /// When the next timer, delayed invocation or retry is due, if any.
     pub async fn next_timer(&self) -> Result<Option<std::time::SystemTime>, EngineError> {
-        let next: Option<i64> = self.inner.store.run(next_due).await?;
+        let next: Option<i64> = self.inner.store.run(|tx| timers::next_due(tx)).await?;
         Ok(next.map(|ms| std::time::UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)))
     }
 
@@ -2801,15 +2762,13 @@ impl Engine {
                 }
                 promises::insert(tx, &s, &k, &n, &o)?;
                 let mut deliveries = Vec::new();
-                for (waiter, completion) in
-                    take_waiters(tx, "promise", &promise_target(&s, &k, &n))?
-                {
+                for waiter in waiters::take(tx, Awaited::Promise, &promise_target(&s, &k, &n))? {
                     let frame = promise_frame(
                         protocol::GET_PROMISE_COMPLETION_NOTIFICATION,
-                        completion,
+                        waiter.completion_id,
                         Some(&o),
                     );
-                    deliveries.push(enqueue(tx, waiter, frame)?);
+                    deliveries.push(enqueue(tx, waiter.invocation_id, frame)?);
                 }
                 Ok(Some(deliveries))
             })
@@ -3125,26 +3084,6 @@ fn attach_target(target: Option<AttachKind>) -> AttachTarget {
 
 fn promise_target(service: &str, key: &str, name: &str) -> String {
     format!("{service}\u{0}{key}\u{0}{name}")
-}
-
-fn take_waiters(
-    tx: &Transaction<'_>,
-    kind: &str,
-    target: &str,
-) -> rusqlite::Result<Vec<(String, u32)>> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT invocation_id, completion_id FROM waiters WHERE kind = ?1 AND target = ?2",
-    )?;
-    let waiters = stmt
-        .query_map(params![kind, target], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u32))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    tx.exec(
-        "DELETE FROM waiters WHERE kind = ?1 AND target = ?2",
-        params![kind, target],
-    )?;
-    Ok(waiters)
 }
 
 fn promise_frame(ty: u16, completion_id: u32, outcome: Option<&Outcome>) -> Frame {

@@ -23,9 +23,12 @@
 
 pub(crate) mod invocations;
 pub(crate) mod journal;
+pub(crate) mod outbox;
 pub(crate) mod promises;
 mod schema;
 pub(crate) mod state;
+pub(crate) mod timers;
+pub(crate) mod waiters;
 
 use rusqlite::{Connection, Params, Row, Transaction};
 pub(crate) use schema::prepare;
