@@ -54,16 +54,15 @@ use deployment::Deployment;
 use http_body_util::BodyExt;
 use protocol::{Frame, FrameDecoder, pb};
 use restate_sdk::endpoint::Endpoint;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::Transaction;
 use status::{InvocationStatus, Recovery};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use store::invocations::{self, Invocation, NewInvocation};
 use store::waiters::{self, Awaited};
-use store::{
-    CommitHook, Sql, Store, StoreError, invocations, journal, outbox, promises, state, timers,
-};
+use store::{CommitHook, Store, StoreError, idempotency, journal, outbox, promises, state, timers};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 /// Why an engine operation failed.
@@ -443,15 +442,6 @@ enum HandlerKind {
 }
 
 impl HandlerKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            HandlerKind::Stateless => "stateless",
-            HandlerKind::Exclusive => "exclusive",
-            HandlerKind::Shared => "shared",
-            HandlerKind::WorkflowRun => "workflow_run",
-        }
-    }
-
     fn holds_key(self) -> bool {
         matches!(self, HandlerKind::Exclusive | HandlerKind::WorkflowRun)
     }
@@ -589,52 +579,6 @@ fn now_ms(clock: &dyn Clock) -> i64 {
     clock.now_millis() as i64
 }
 
-/// A row of the invocations table, as the engine needs it.
-#[derive(Debug, Clone)]
-struct Invocation {
-    id: String,
-    raw_id: Vec<u8>,
-    service: String,
-    handler: String,
-    key: String,
-    kind: HandlerKind,
-    status: InvocationStatus,
-    random_seed: u64,
-    attempts: u32,
-    idempotency_key: Option<String>,
-}
-
-fn kind_from_str(s: &str) -> HandlerKind {
-    match s {
-        "exclusive" => HandlerKind::Exclusive,
-        "shared" => HandlerKind::Shared,
-        "workflow_run" => HandlerKind::WorkflowRun,
-        _ => HandlerKind::Stateless,
-    }
-}
-
-fn read_invocation(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<Invocation>> {
-    tx.row(
-        "SELECT id, raw_id, service, handler, key, kind, status, random_seed, attempts, idempotency_key FROM invocations WHERE id = ?1",
-        [id],
-        |r| {
-            Ok(Invocation {
-                id: r.get(0)?,
-                raw_id: r.get(1)?,
-                service: r.get(2)?,
-                handler: r.get(3)?,
-                key: r.get(4)?,
-                kind: kind_from_str(&r.get::<_, String>(5)?),
-                status: r.get(6)?,
-                random_seed: r.get::<_, i64>(7)? as u64,
-                attempts: r.get::<_, i64>(8)? as u32,
-                idempotency_key: r.get(9)?,
-            })
-        },
-    )
-    .optional()
-}
-
 /// The notification that completes the awakeable `awakeable_id`, for the invocation that
 /// created it.
 fn awakeable_delivery(
@@ -650,10 +594,7 @@ fn awakeable_delivery(
         Ok(parsed) => parsed,
         Err(e) => return Ok(Err(invalid(e.to_string()))),
     };
-    let target: Option<String> = tx
-        .prepare_cached("SELECT id FROM invocations WHERE raw_id = ?1")?
-        .query_row([raw], |r| r.get(0))
-        .optional()?;
+    let target = invocations::id_by_raw(tx, &raw)?;
     let Some(target) = target else {
         return Ok(Err(invalid(
             "no invocation of this engine issued it".to_owned(),
@@ -674,39 +615,6 @@ fn awakeable_delivery(
             },
         ),
     )))
-}
-
-fn read_status(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<InvocationStatus>> {
-    tx.prepare_cached("SELECT status FROM invocations WHERE id = ?1")?
-        .query_row([id], |r| r.get(0))
-        .optional()
-}
-
-fn set_status(tx: &Transaction<'_>, id: &str, status: InvocationStatus) -> rusqlite::Result<()> {
-    tx.prepare_cached("UPDATE invocations SET status = ?2 WHERE id = ?1")?
-        .execute(params![id, status])?;
-    Ok(())
-}
-
-fn read_outcome(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<Option<Outcome>>> {
-    tx.row(
-        "SELECT status, result_value, failure_code, failure_message FROM invocations WHERE id = ?1",
-        [id],
-        |r| {
-            let status: InvocationStatus = r.get(0)?;
-            if !status.is_completed() {
-                return Ok(None);
-            }
-            let value: Option<Vec<u8>> = r.get(1)?;
-            let code: Option<i64> = r.get(2)?;
-            let message: Option<String> = r.get(3)?;
-            Ok(Some(match code {
-                Some(code) => Err((code as u16, message.unwrap_or_default())),
-                None => Ok(Bytes::from(value.unwrap_or_default())),
-            }))
-        },
-    )
-    .optional()
 }
 
 /// A notification to append to an invocation's journal and deliver.
@@ -821,39 +729,42 @@ impl Engine {
     /// Resumes what a previous run left unfinished, by the recovery rule of each status (see
     /// [`InvocationStatus::recovery`]), then delivers what was left in the outbox.
     async fn recover(&self) -> Result<(), EngineError> {
-        type Row = (String, String, String, String, InvocationStatus);
-        let rows: Vec<Row> = self
+        let rows = self
             .inner
             .store
-            .run(|tx| {
-                let mut stmt = tx.prepare_cached(
-                    "SELECT id, service, key, kind, status FROM invocations WHERE status != ?1 ORDER BY seq",
-                )?;
-                let rows = stmt
-                    .query_map([InvocationStatus::Completed], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-                    })?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                Ok(rows)
-            })
+            .run(|tx| invocations::unfinished(tx))
             .await?;
         let mut to_start = Vec::new();
         let mut to_queue = Vec::new();
         {
             let mut sched = self.inner.sched.lock().unwrap();
             // First the keys already held, then the others in arrival order.
-            for (id, service, key, kind, status) in &rows {
-                if kind_from_str(kind).holds_key() && status.holds_key() {
+            for invocations::Scheduled {
+                id,
+                service,
+                key,
+                kind,
+                status,
+            } in &rows
+            {
+                if kind.holds_key() && status.holds_key() {
                     sched
                         .held
                         .insert((service.clone(), key.clone()), id.clone());
                 }
             }
-            for (id, service, key, kind, status) in &rows {
+            for invocations::Scheduled {
+                id,
+                service,
+                key,
+                kind,
+                status,
+            } in &rows
+            {
                 match status.recovery() {
                     Recovery::Restart => to_start.push(id.clone()),
                     Recovery::Admit | Recovery::Queue => {
-                        if !kind_from_str(kind).holds_key() {
+                        if !kind.holds_key() {
                             to_start.push(id.clone());
                             continue;
                         }
@@ -882,10 +793,10 @@ impl Engine {
             .store
             .run(move |tx| {
                 for id in &starting {
-                    set_status(tx, id, InvocationStatus::Running)?;
+                    invocations::set_status(tx, id, InvocationStatus::Running)?;
                 }
                 for id in &queued {
-                    set_status(tx, id, InvocationStatus::Inboxed)?;
+                    invocations::set_status(tx, id, InvocationStatus::Inboxed)?;
                 }
                 Ok(outbox::all(tx)?
                     .into_iter()
@@ -1021,53 +932,73 @@ impl Engine {
         let accepted = self
             .inner
             .store
-            .submit(move |tx| {
-                if let Some(idem) = &idem {
-                    let existing: Option<String> = tx
-                        .row(
-                            "SELECT invocation_id FROM idempotency WHERE service = ?1 AND key = ?2 AND handler = ?3 AND idempotency_key = ?4",
-                            params![t.service, t.key, t.handler, idem],
-                            |r| r.get(0),
-                        )
-                        .optional()?;
-                    if let Some(existing) = existing {
-                        return Ok((Submitted { invocation_id: existing, is_new: false }, false));
+            .submit(
+                move |tx| {
+                    let idem_key = idem.as_deref().map(|idempotency_key| idempotency::Key {
+                        service: &t.service,
+                        key: &t.key,
+                        handler: &t.handler,
+                        idempotency_key,
+                    });
+                    if let Some(idem_key) = idem_key
+                        && let Some(existing) = idempotency::find(tx, idem_key)?
+                    {
+                        return Ok((
+                            Submitted {
+                                invocation_id: existing,
+                                is_new: false,
+                            },
+                            false,
+                        ));
                     }
-                }
-                if kind == HandlerKind::WorkflowRun {
-                    let existing: Option<String> = tx
-                        .row(
-                            "SELECT id FROM invocations WHERE service = ?1 AND key = ?2 AND kind = 'workflow_run'",
-                            params![t.service, t.key],
-                            |r| r.get(0),
-                        )
-                        .optional()?;
-                    if let Some(existing) = existing {
-                        return Ok((Submitted { invocation_id: existing, is_new: false }, false));
+                    if kind == HandlerKind::WorkflowRun
+                        && let Some(existing) = invocations::workflow_run(tx, &t.service, &t.key)?
+                    {
+                        return Ok((
+                            Submitted {
+                                invocation_id: existing,
+                                is_new: false,
+                            },
+                            false,
+                        ));
                     }
-                }
-                let seq: i64 = tx.row("SELECT COALESCE(MAX(seq) + 1, 1) FROM invocations", [], |r| r.get(0))?;
-                let status = if delayed {
-                    InvocationStatus::Scheduled
-                } else if direct {
-                    InvocationStatus::Running
-                } else {
-                    InvocationStatus::Pending
-                };
-                tx.exec(
-                    "INSERT INTO invocations (id, seq, raw_id, service, handler, key, kind, status, run_at, idempotency_key, random_seed, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                    params![id, seq, raw.to_vec(), t.service, t.handler, t.key, kind.as_str(), status, run_at, idem, seed as i64, now],
-                )?;
-                journal::append(tx, &id, input_frame.ty, &input_frame.payload)?;
-                if let Some(idem) = &idem {
-                    tx.exec(
-                        "INSERT INTO idempotency (service, key, handler, idempotency_key, invocation_id) VALUES (?1, ?2, ?3, ?4, ?5)",
-                        params![t.service, t.key, t.handler, idem, id],
+                    let status = if delayed {
+                        InvocationStatus::Scheduled
+                    } else if direct {
+                        InvocationStatus::Running
+                    } else {
+                        InvocationStatus::Pending
+                    };
+                    invocations::insert(
+                        tx,
+                        &NewInvocation {
+                            id: &id,
+                            raw_id: &raw,
+                            service: &t.service,
+                            handler: &t.handler,
+                            key: &t.key,
+                            kind,
+                            status,
+                            run_at,
+                            idempotency_key: idem.as_deref(),
+                            random_seed: seed,
+                            created_at: now,
+                        },
                     )?;
-                }
-                Ok((Submitted { invocation_id: id, is_new: true }, !delayed))
-            }, durable)
+                    journal::append(tx, &id, input_frame.ty, &input_frame.payload)?;
+                    if let Some(idem_key) = idem_key {
+                        idempotency::insert(tx, idem_key, &id)?;
+                    }
+                    Ok((
+                        Submitted {
+                            invocation_id: id,
+                            is_new: true,
+                        },
+                        !delayed,
+                    ))
+                },
+                durable,
+            )
             .await;
         let watcher = match &accepted {
             Ok((submitted, _)) if submitted.is_new => watcher,
@@ -1139,7 +1070,7 @@ impl Engine {
         let owned = id.to_owned();
         self.inner
             .store
-            .stage(move |tx| set_status(tx, &owned, status))
+            .stage(move |tx| invocations::set_status(tx, &owned, status))
             .await?;
         if start {
             self.spawn_attempt(id.to_owned());
@@ -1192,7 +1123,7 @@ impl Engine {
         let found = self
             .inner
             .store
-            .run(move |tx| read_outcome(tx, &id))
+            .run(move |tx| invocations::outcome(tx, &id))
             .await?;
         found.ok_or_else(|| EngineError::UnknownInvocation(invocation_id.to_owned()))
     }
@@ -1209,20 +1140,16 @@ impl Engine {
             .inner
             .store
             .run(move |tx| match idem {
-                Some(idem) => tx
-                    .row(
-                        "SELECT invocation_id FROM idempotency WHERE service = ?1 AND key = ?2 AND handler = ?3 AND idempotency_key = ?4",
-                        params![t.service, t.key, t.handler, idem],
-                        |r| r.get(0),
-                    )
-                    .optional(),
-                None => tx
-                    .row(
-                        "SELECT id FROM invocations WHERE service = ?1 AND key = ?2 AND kind = 'workflow_run'",
-                        params![t.service, t.key],
-                        |r| r.get(0),
-                    )
-                    .optional(),
+                Some(idempotency_key) => idempotency::find(
+                    tx,
+                    idempotency::Key {
+                        service: &t.service,
+                        key: &t.key,
+                        handler: &t.handler,
+                        idempotency_key: &idempotency_key,
+                    },
+                ),
+                None => invocations::workflow_run(tx, &t.service, &t.key),
             })
             .await?)
     }
@@ -1273,8 +1200,11 @@ impl Engine {
     /// decides what to do (by default it ends with a terminal error 409).
     pub async fn cancel(&self, invocation_id: &str) -> Result<(), EngineError> {
         let id = invocation_id.to_owned();
-        let status: Option<InvocationStatus> =
-            self.inner.store.run(move |tx| read_status(tx, &id)).await?;
+        let status: Option<InvocationStatus> = self
+            .inner
+            .store
+            .run(move |tx| invocations::status(tx, &id))
+            .await?;
         match status {
             None => Err(EngineError::UnknownInvocation(invocation_id.to_owned())),
             Some(InvocationStatus::Completed) => Ok(()),
@@ -1375,12 +1305,12 @@ impl Engine {
                             // Delivered already (by recovery, or before a crash).
                             return Ok(None);
                         }
-                        let status = read_status(tx, &id)?;
+                        let status = invocations::status(tx, &id)?;
                         match status {
                             None | Some(InvocationStatus::Completed) => {}
                             Some(InvocationStatus::Suspended) => {
                                 journal::append(tx, &id, ty, &payload)?;
-                                set_status(tx, &id, InvocationStatus::Running)?;
+                                invocations::set_status(tx, &id, InvocationStatus::Running)?;
                             }
                             Some(_) => {
                                 journal::append(tx, &id, ty, &payload)?;
@@ -1443,7 +1373,7 @@ impl Engine {
                     self.inner
                         .store
                         .stage(move |tx| {
-                            let Some(invocation) = read_invocation(tx, &owned)? else {
+                            let Some(invocation) = invocations::get(tx, &owned)? else {
                                 return Ok(None);
                             };
                             let lazy = engine.config_of(&invocation).lazy_state;
@@ -1894,16 +1824,7 @@ impl Engine {
         };
         match command {
             Command::Output(result) => {
-                match result {
-                    Ok(value) => tx.exec(
-                        "UPDATE invocations SET result_value = ?2, failure_code = NULL, failure_message = NULL WHERE id = ?1",
-                        params![inv.id, value.to_vec()],
-                    )?,
-                    Err((code, message)) => tx.exec(
-                        "UPDATE invocations SET failure_code = ?2, failure_message = ?3, result_value = NULL WHERE id = ?1",
-                        params![inv.id, code as i64, message],
-                    )?,
-                };
+                invocations::set_output(tx, &inv.id, &result)?;
             }
             Command::SetState(name, value) => {
                 state::set(tx, &inv.service, &inv.key, &name, &value)?;
@@ -2105,7 +2026,7 @@ impl Engine {
                 let (completion_id, attach) = completion_id;
                 let target_id = resolve_target(tx, &target)?;
                 let outcome = match &target_id {
-                    Some(id) => read_outcome(tx, id)?.flatten(),
+                    Some(id) => invocations::outcome(tx, id)?.flatten(),
                     None => None,
                 };
                 match (attach, target_id, outcome) {
@@ -2140,31 +2061,26 @@ impl Engine {
         now: i64,
     ) -> rusqlite::Result<(String, ChildStart)> {
         let kind = call.kind.unwrap_or(HandlerKind::Stateless);
-        if let Some(idem) = &call.idempotency_key {
-            let existing: Option<String> = tx
-                .row(
-                    "SELECT invocation_id FROM idempotency WHERE service = ?1 AND key = ?2 AND handler = ?3 AND idempotency_key = ?4",
-                    params![call.service, call.key, call.handler, idem],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(existing) = existing {
-                let outcome = read_outcome(tx, &existing)?.flatten();
-                return Ok((existing, ChildStart::Existing(outcome)));
-            }
+        let idem_key = call
+            .idempotency_key
+            .as_deref()
+            .map(|idempotency_key| idempotency::Key {
+                service: &call.service,
+                key: &call.key,
+                handler: &call.handler,
+                idempotency_key,
+            });
+        if let Some(idem_key) = idem_key
+            && let Some(existing) = idempotency::find(tx, idem_key)?
+        {
+            let outcome = invocations::outcome(tx, &existing)?.flatten();
+            return Ok((existing, ChildStart::Existing(outcome)));
         }
-        if kind == HandlerKind::WorkflowRun {
-            let existing: Option<String> = tx
-                .row(
-                    "SELECT id FROM invocations WHERE service = ?1 AND key = ?2 AND kind = 'workflow_run'",
-                    params![call.service, call.key],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(existing) = existing {
-                let outcome = read_outcome(tx, &existing)?.flatten();
-                return Ok((existing, ChildStart::Existing(outcome)));
-            }
+        if kind == HandlerKind::WorkflowRun
+            && let Some(existing) = invocations::workflow_run(tx, &call.service, &call.key)?
+        {
+            let outcome = invocations::outcome(tx, &existing)?.flatten();
+            return Ok((existing, ChildStart::Existing(outcome)));
         }
         let raw: [u8; 16] = *uuid::Uuid::new_v4().as_bytes();
         let id = ids::invocation_id(&raw);
@@ -2173,30 +2089,27 @@ impl Engine {
                 .try_into()
                 .unwrap_or_default(),
         );
-        let seq: i64 = tx.row(
-            "SELECT COALESCE(MAX(seq) + 1, 1) FROM invocations",
-            [],
-            |r| r.get(0),
-        )?;
         let later = call.invoke_time.is_some_and(|t| t as i64 > now);
         let run_at = call.invoke_time.map_or(now, |t| (t as i64).max(now));
-        tx.exec(
-            "INSERT INTO invocations (id, seq, raw_id, service, handler, key, kind, status, run_at, idempotency_key, random_seed, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            params![
-                id,
-                seq,
-                raw.to_vec(),
-                call.service,
-                call.handler,
-                call.key,
-                kind.as_str(),
-                if later { InvocationStatus::Scheduled } else { InvocationStatus::Pending },
+        invocations::insert(
+            tx,
+            &NewInvocation {
+                id: &id,
+                raw_id: &raw,
+                service: &call.service,
+                handler: &call.handler,
+                key: &call.key,
+                kind,
+                status: if later {
+                    InvocationStatus::Scheduled
+                } else {
+                    InvocationStatus::Pending
+                },
                 run_at,
-                call.idempotency_key,
-                seed as i64,
-                now
-            ],
+                idempotency_key: call.idempotency_key.as_deref(),
+                random_seed: seed,
+                created_at: now,
+            },
         )?;
         metrics::invocation_started(&call.service, &call.handler);
         let input = Frame::new(
@@ -2210,11 +2123,8 @@ impl Engine {
             },
         );
         journal::append(tx, &id, input.ty, &input.payload)?;
-        if let Some(idem) = &call.idempotency_key {
-            tx.exec(
-                "INSERT INTO idempotency (service, key, handler, idempotency_key, invocation_id) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![call.service, call.key, call.handler, idem, id],
-            )?;
+        if let Some(idem_key) = idem_key {
+            idempotency::insert(tx, idem_key, &id)?;
         }
         Ok((
             id,
@@ -2273,10 +2183,7 @@ impl Engine {
                 } else {
                     InvocationStatus::Suspended
                 };
-                tx.exec(
-                    "UPDATE invocations SET status = ?2 WHERE id = ?1 AND status != ?3",
-                    params![id, status, InvocationStatus::Completed],
-                )?;
+                invocations::set_status_unless_completed(tx, &id, status)?;
                 Ok(ready)
             })
             .await?;
@@ -2323,11 +2230,7 @@ impl Engine {
         self.inner
             .store
             .run(move |tx| {
-                tx.exec(
-                    "UPDATE invocations SET status = ?2, attempts = ?3, run_at = COALESCE(?4, run_at), last_error = ?5 WHERE id = ?1",
-                    params![id, status, attempts, next, message],
-                )?;
-                Ok(())
+                invocations::record_failed_attempt(tx, &id, status, attempts, next, &message)
             })
             .await?;
         if pause {
@@ -2358,12 +2261,7 @@ impl Engine {
         let resumed = self
             .inner
             .store
-            .run(move |tx| {
-                Ok(tx.exec(
-                    "UPDATE invocations SET status = ?2, attempts = 0 WHERE id = ?1 AND status = ?3",
-                    params![id, InvocationStatus::Running, InvocationStatus::Paused],
-                )? == 1)
-            })
+            .run(move |tx| invocations::resume_paused(tx, &id))
             .await?;
         if resumed {
             self.spawn_attempt(invocation_id.to_owned());
@@ -2415,19 +2313,15 @@ impl Engine {
             .run(move |tx| {
                 engine.journal_silent(tx, &inv, silent, now)?;
                 if let Some((attempts, (code, message))) = &failure {
-                    tx.exec(
-                        "UPDATE invocations SET attempts = ?2, last_error = ?4, failure_code = ?3, failure_message = ?4, result_value = NULL WHERE id = ?1",
-                        params![id, attempts, code, message],
-                    )?;
+                    invocations::set_failed(tx, &id, *attempts, *code, message)?;
                 }
-                tx.exec(
-                    "UPDATE invocations SET status = ?2, completed_at = ?3, journal_expires_at = ?4, record_expires_at = ?5 WHERE id = ?1",
-                    params![id, InvocationStatus::Completed, now, journal_expires, record_expires],
-                )?;
+                invocations::complete(tx, &id, now, journal_expires, record_expires)?;
                 // What it still waited for will never matter.
                 timers::remove_for(tx, &id)?;
                 waiters::remove_for(tx, &id)?;
-                let outcome = read_outcome(tx, &id)?.flatten().unwrap_or(Ok(Bytes::new()));
+                let outcome = invocations::outcome(tx, &id)?
+                    .flatten()
+                    .unwrap_or(Ok(Bytes::new()));
                 let mut deliveries = Vec::new();
                 for waiter in waiters::take(tx, Awaited::Call, &id)? {
                     let frame = call_completion_frame(waiter.completion_id, &outcome);
@@ -2437,7 +2331,7 @@ impl Engine {
                     let frame = output_frame(true, waiter.completion_id, Some(&outcome));
                     deliveries.push(enqueue(tx, waiter.invocation_id, frame)?);
                 }
-                let created: i64 = tx.query_row("SELECT created_at FROM invocations WHERE id = ?1", [&id], |r| r.get(0))?; // metrics
+                let created = invocations::created_at(tx, &id)?; // metrics
                 retention::purge_if_expired(tx, &id, now, journal_expires, record_expires)?;
                 Ok((outcome, deliveries, created))
             })
@@ -2496,7 +2390,7 @@ impl Engine {
             .stage(move |tx| {
                 let next = invocations::next_inboxed(tx, &s, &k)?;
                 if let Some(next) = &next {
-                    set_status(tx, next, InvocationStatus::Running)?;
+                    invocations::set_status(tx, next, InvocationStatus::Running)?;
                 }
                 Ok(next)
             })
@@ -2545,7 +2439,11 @@ impl Engine {
                     // removes them: a crash in between loses neither.
                     let fired = timers::take_due(tx, now)?;
                     let mut deliveries = Vec::with_capacity(fired.len());
-                    for timers::Fired { invocation_id, completion_id } in fired {
+                    for timers::Fired {
+                        invocation_id,
+                        completion_id,
+                    } in fired
+                    {
                         let frame = Frame::new(
                             protocol::SLEEP_COMPLETION_NOTIFICATION,
                             &pb::SleepCompletionNotificationMessage {
@@ -2555,25 +2453,20 @@ impl Engine {
                         );
                         deliveries.push(enqueue(tx, invocation_id, frame)?);
                     }
-                    let mut stmt = tx.prepare_cached(
-                        "SELECT id, service, key, kind, status FROM invocations WHERE status IN (?2, ?3) AND run_at <= ?1 ORDER BY seq",
-                    )?;
-                    let invocations = stmt
-                        .query_map(params![now, InvocationStatus::Scheduled, InvocationStatus::Backoff], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, InvocationStatus>(4)?)))?
-                        .collect::<rusqlite::Result<Vec<_>>>()?;
-                    for (id, _, _, _, status) in &invocations {
+                    let started = invocations::due(tx, now)?;
+                    for invocations::Scheduled { id, status, .. } in &started {
                         let next = if *status == InvocationStatus::Backoff {
                             InvocationStatus::Running
                         } else {
                             InvocationStatus::Pending
                         };
-                        set_status(tx, id, next)?;
+                        invocations::set_status(tx, id, next)?;
                     }
                     let next = timers::next_due(tx)?;
-                    Ok((deliveries, invocations, next))
+                    Ok((deliveries, started, next))
                 })
                 .await;
-            let (deliveries, invocations, next) = match due {
+            let (deliveries, started, next) = match due {
                 Ok(due) => due,
                 Err(e) => {
                     tracing::error!("engine timers: {e}");
@@ -2584,12 +2477,19 @@ impl Engine {
             if let Err(e) = self.deliver(deliveries).await {
                 tracing::error!("engine timers: {e}");
             }
-            for (id, service, key, kind, status) in invocations {
+            for invocations::Scheduled {
+                id,
+                service,
+                key,
+                kind,
+                status,
+            } in started
+            {
                 let result = if status == InvocationStatus::Backoff {
                     self.spawn_attempt(id);
                     Ok(())
                 } else {
-                    self.admit(&id, &service, &key, kind_from_str(&kind)).await
+                    self.admit(&id, &service, &key, kind).await
                 };
                 if let Err(e) = result {
                     tracing::error!("engine timers: {e}");
@@ -2836,21 +2736,22 @@ enum AttachTarget {
 
 fn resolve_target(tx: &Transaction<'_>, target: &AttachTarget) -> rusqlite::Result<Option<String>> {
     match target {
-        AttachTarget::Id(id) => tx.row("SELECT id FROM invocations WHERE id = ?1", [id], |r| r.get(0)).optional(),
-        AttachTarget::Idempotent { service, key, handler, idempotency_key } => tx
-            .row(
-                "SELECT invocation_id FROM idempotency WHERE service = ?1 AND key = ?2 AND handler = ?3 AND idempotency_key = ?4",
-                params![service, key, handler, idempotency_key],
-                |r| r.get(0),
-            )
-            .optional(),
-        AttachTarget::Workflow { service, key } => tx
-            .row(
-                "SELECT id FROM invocations WHERE service = ?1 AND key = ?2 AND kind = 'workflow_run'",
-                params![service, key],
-                |r| r.get(0),
-            )
-            .optional(),
+        AttachTarget::Id(id) => Ok(invocations::exists(tx, id)?.then(|| id.clone())),
+        AttachTarget::Idempotent {
+            service,
+            key,
+            handler,
+            idempotency_key,
+        } => idempotency::find(
+            tx,
+            idempotency::Key {
+                service,
+                key,
+                handler,
+                idempotency_key,
+            },
+        ),
+        AttachTarget::Workflow { service, key } => invocations::workflow_run(tx, service, key),
     }
 }
 

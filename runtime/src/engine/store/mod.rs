@@ -21,6 +21,7 @@
 //! once per connection ([`Sql`]). The schema lives here with its version; a file of an older
 //! version is migrated at open, a newer or foreign one is refused.
 
+pub(crate) mod idempotency;
 pub(crate) mod invocations;
 pub(crate) mod journal;
 pub(crate) mod outbox;
