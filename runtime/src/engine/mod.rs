@@ -739,42 +739,28 @@ impl Engine {
         {
             let mut sched = self.inner.sched.lock().unwrap();
             // First the keys already held, then the others in arrival order.
-            for invocations::Scheduled {
-                id,
-                service,
-                key,
-                kind,
-                status,
-            } in &rows
-            {
-                if kind.holds_key() && status.holds_key() {
-                    sched
-                        .held
-                        .insert((service.clone(), key.clone()), id.clone());
+            for row in &rows {
+                if row.kind.holds_key() && row.status.holds_key() {
+                    let slot = (row.service.clone(), row.key.clone());
+                    sched.held.insert(slot, row.id.clone());
                 }
             }
-            for invocations::Scheduled {
-                id,
-                service,
-                key,
-                kind,
-                status,
-            } in &rows
-            {
-                match status.recovery() {
+            for row in &rows {
+                let id = &row.id;
+                match row.status.recovery() {
                     Recovery::Restart => to_start.push(id.clone()),
                     Recovery::Admit | Recovery::Queue => {
-                        if !kind.holds_key() {
+                        if !row.kind.holds_key() {
                             to_start.push(id.clone());
                             continue;
                         }
-                        match sched.held.entry((service.clone(), key.clone())) {
+                        match sched.held.entry((row.service.clone(), row.key.clone())) {
                             std::collections::hash_map::Entry::Vacant(free) => {
                                 free.insert(id.clone());
                                 to_start.push(id.clone());
                             }
                             std::collections::hash_map::Entry::Occupied(_) => {
-                                if *status != InvocationStatus::Inboxed {
+                                if row.status != InvocationStatus::Inboxed {
                                     to_queue.push(id.clone());
                                 }
                             }

@@ -443,6 +443,16 @@ pub(crate) fn delete(tx: &Connection, id: &str) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// How many invocations have each status, by the status's name as stored; on any
+/// connection to the file (the metrics read it beside the writer).
+pub(crate) fn count_by_status(db: &Connection) -> rusqlite::Result<Vec<(String, i64)>> {
+    db.rows(
+        "SELECT status, COUNT(*) FROM main.invocations GROUP BY status",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+}
+
 /// Invocations, newest first, only those with `status` and of `service` when given; at most
 /// `limit`.
 pub(crate) fn summaries(
@@ -498,32 +508,16 @@ mod tests {
     #[test]
     fn the_next_inboxed_is_the_first_queued_on_its_key() {
         let db = super::super::tests::database();
-        let exclusive = HandlerKind::Exclusive;
-        insert(
-            &db,
-            &new("inv_1", "a", exclusive, InvocationStatus::Running),
-        )
-        .unwrap();
-        insert(
-            &db,
-            &new("inv_2", "b", exclusive, InvocationStatus::Inboxed),
-        )
-        .unwrap();
-        insert(
-            &db,
-            &new("inv_3", "a", exclusive, InvocationStatus::Pending),
-        )
-        .unwrap();
-        insert(
-            &db,
-            &new("inv_4", "a", exclusive, InvocationStatus::Inboxed),
-        )
-        .unwrap();
-        insert(
-            &db,
-            &new("inv_5", "a", exclusive, InvocationStatus::Inboxed),
-        )
-        .unwrap();
+        let queue = [
+            ("inv_1", "a", InvocationStatus::Running),
+            ("inv_2", "b", InvocationStatus::Inboxed),
+            ("inv_3", "a", InvocationStatus::Pending),
+            ("inv_4", "a", InvocationStatus::Inboxed),
+            ("inv_5", "a", InvocationStatus::Inboxed),
+        ];
+        for (id, key, status) in queue {
+            insert(&db, &new(id, key, HandlerKind::Exclusive, status)).unwrap();
+        }
         assert_eq!(
             next_inboxed(&db, "Counter", "a").unwrap().as_deref(),
             Some("inv_4")
@@ -582,6 +576,7 @@ mod tests {
         assert!(key_in_use(&db, "Counter", "ada").is_ok_and(|busy| !busy));
         set_status(&db, "inv_w", InvocationStatus::Running).unwrap();
         assert!(key_in_use(&db, "Counter", "ada").unwrap());
+        assert_eq!(count_by_status(&db).unwrap(), [("running".to_owned(), 1)]);
     }
 
     #[test]

@@ -18,8 +18,13 @@
 //! The writer commits when a durable job is in the open transaction and no other job is
 //! queued, when the group reaches [`MAX_GROUP`] jobs, or when staged work has waited
 //! [`MAX_STAGED_WAIT`] (so that other readers of the file see it). Statements are prepared
-//! once per connection ([`Sql`]). The schema lives here with its version; a file of an older
-//! version is migrated at open, a newer or foreign one is refused.
+//! once per connection ([`Sql`]). The schema lives in `schema.rs` with its version; a file of
+//! an older version is migrated at open, a newer or foreign one is refused.
+//!
+//! This module is the only place with SQL on the engine's tables: each table has a file with
+//! its statements as typed functions on a connection or transaction ([`invocations`],
+//! [`journal`], [`state`], [`promises`], [`idempotency`], [`waiters`], [`timers`],
+//! [`outbox`]). Jobs call them; the rest of the engine never sees a SQL string.
 
 pub(crate) mod idempotency;
 pub(crate) mod invocations;
