@@ -42,12 +42,10 @@
 //! | `PATCH /invocations/{id}/purge-journal` | 200, for a completed invocation: removes its journal, keeps its output |
 
 use super::ingress::{json_response, query_value};
-use super::status::InvocationStatus;
-use super::store::Sql;
-use super::{Engine, EngineError, HandlerKind, ServiceKind, protocol, read_invocation};
+use super::store::{invocations, journal, state};
+use super::{Engine, EngineError, HandlerKind, ServiceKind, protocol};
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
-use rusqlite::params;
 use serde::Serialize;
 use serde_json::json;
 
@@ -108,30 +106,38 @@ pub struct ServiceInfo {
     pub handlers: Vec<(String, Option<String>)>,
 }
 
-fn summary_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<InvocationSummary> {
-    let (service, key, handler): (String, String, String) = (r.get(1)?, r.get(2)?, r.get(3)?);
-    let status: InvocationStatus = r.get(4)?;
-    let code: Option<i64> = r.get(7)?;
-    let message: Option<String> = r.get(8)?;
-    Ok(InvocationSummary {
-        id: r.get(0)?,
-        target: if key.is_empty() {
-            format!("{service}/{handler}")
-        } else {
-            format!("{service}/{key}/{handler}")
-        },
-        outcome: status.is_completed().then(|| match code {
-            Some(code) => format!("failed [{code}] {}", message.unwrap_or_default()),
-            None => "succeeded".to_owned(),
-        }),
-        status: status.as_str().to_owned(),
-        attempts: r.get::<_, i64>(5)? as u32,
-        last_error: r.get(6)?,
-        created_at: r.get(9)?,
-    })
+impl From<invocations::Summary> for InvocationSummary {
+    fn from(row: invocations::Summary) -> Self {
+        let invocations::Summary {
+            id,
+            service,
+            key,
+            handler,
+            status,
+            attempts,
+            last_error,
+            failure_code,
+            failure_message,
+            created_at,
+        } = row;
+        InvocationSummary {
+            id,
+            target: if key.is_empty() {
+                format!("{service}/{handler}")
+            } else {
+                format!("{service}/{key}/{handler}")
+            },
+            outcome: status.is_completed().then(|| match failure_code {
+                Some(code) => format!("failed [{code}] {}", failure_message.unwrap_or_default()),
+                None => "succeeded".to_owned(),
+            }),
+            status: status.as_str().to_owned(),
+            attempts,
+            last_error,
+            created_at,
+        }
+    }
 }
-
-const SUMMARY_COLUMNS: &str = "id, service, key, handler, status, attempts, last_error, failure_code, failure_message, created_at";
 
 impl Engine {
     /// The bound services and their handlers.
@@ -183,17 +189,11 @@ impl Engine {
         Ok(self
             .inner
             .store
-            .run(move |tx| {
-                let sql = format!(
-                    "SELECT {SUMMARY_COLUMNS} FROM invocations WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR service = ?2) ORDER BY seq DESC LIMIT ?3"
-                );
-                let mut stmt = tx.prepare_cached(&sql)?;
-                let rows = stmt
-                    .query_map(params![status, service, limit as i64], summary_from_row)?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                Ok(rows)
-            })
-            .await?)
+            .run(move |tx| invocations::summaries(tx, status.as_deref(), service.as_deref(), limit))
+            .await?
+            .into_iter()
+            .map(InvocationSummary::from)
+            .collect())
     }
 
     /// One invocation with its journal and the state of its key.
@@ -203,38 +203,37 @@ impl Engine {
             .inner
             .store
             .run(move |tx| {
-                let sql = format!("SELECT {SUMMARY_COLUMNS} FROM invocations WHERE id = ?1");
-                let found = tx.row(&sql, [&id], |r| {
-                    Ok((summary_from_row(r)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
-                });
-                let Some((summary, service, key)) = rusqlite::OptionalExtension::optional(found)? else {
+                let Some(row) = invocations::summary_of(tx, &id)? else {
                     return Ok(None);
                 };
-                let mut stmt = tx.prepare_cached("SELECT idx, ty, payload FROM journal WHERE invocation_id = CAST(?1 AS TEXT) ORDER BY idx")?;
-                let journal = stmt
-                    .query_map([&id], |r| {
-                        let ty = r.get::<_, i64>(1)? as u16;
-                        let payload: Vec<u8> = r.get(2)?;
-                        Ok(JournalEntry {
-                            index: r.get::<_, i64>(0)? as u32,
-                            kind: protocol::type_name(ty).to_owned(),
-                            name: entry_name(ty, &payload),
-                        })
-                    })?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                let (service, key) = (row.service.clone(), row.key.clone());
+                let summary = InvocationSummary::from(row);
+                let journal = journal::read(tx, &id)?
+                    .into_iter()
+                    .map(|e| JournalEntry {
+                        index: e.index,
+                        kind: protocol::type_name(e.ty).to_owned(),
+                        name: entry_name(e.ty, &e.payload),
+                    })
+                    .collect();
                 let state = if key.is_empty() {
                     Vec::new()
                 } else {
-                    let mut stmt = tx.prepare_cached("SELECT name, value FROM state WHERE service = ?1 AND key = ?2 ORDER BY name")?;
-                    stmt.query_map(params![service, key], |r| {
-                        Ok((
-                            String::from_utf8_lossy(&r.get::<_, Vec<u8>>(0)?).into_owned(),
-                            String::from_utf8_lossy(&r.get::<_, Vec<u8>>(1)?).into_owned(),
-                        ))
-                    })?
-                    .collect::<rusqlite::Result<Vec<_>>>()?
+                    state::all(tx, &service, &key)?
+                        .into_iter()
+                        .map(|e| {
+                            (
+                                String::from_utf8_lossy(&e.name).into_owned(),
+                                String::from_utf8_lossy(&e.value).into_owned(),
+                            )
+                        })
+                        .collect()
                 };
-                Ok(Some(InvocationDetails { summary, journal, state }))
+                Ok(Some(InvocationDetails {
+                    summary,
+                    journal,
+                    state,
+                }))
             })
             .await?;
         found.ok_or_else(|| EngineError::UnknownInvocation(invocation_id.to_owned()))
@@ -247,7 +246,7 @@ impl Engine {
         let invocation = self
             .inner
             .store
-            .run(move |tx| read_invocation(tx, &id))
+            .run(move |tx| invocations::get(tx, &id))
             .await?
             .ok_or_else(|| EngineError::UnknownInvocation(invocation_id.to_owned()))?;
         if invocation.status.is_completed() {

@@ -7,11 +7,11 @@ use super::admin::{error, json_ok};
 use super::ingress::json_response;
 use super::query::{self, Catalog, QueryLimits};
 use super::status::InvocationStatus;
+use super::store::{invocations, state};
 use super::{Engine, EngineError, HandlerKind, OnMaxAttempts, ServiceKind, protocol};
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
 use http_body_util::BodyExt;
-use rusqlite::params;
 use serde_json::{Map, Value, json};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -448,30 +448,12 @@ impl Engine {
             .inner
             .store
             .run(move |tx| {
-                let busy: i64 = tx.query_row(
-                    "SELECT COUNT(*) FROM invocations WHERE service = ?1 AND key = ?2 AND kind IN ('exclusive', 'workflow_run') AND status IN (?3, ?4, ?5, ?6)",
-                    params![
-                        service,
-                        edit.object_key,
-                        InvocationStatus::Running,
-                        InvocationStatus::Suspended,
-                        InvocationStatus::Backoff,
-                        InvocationStatus::Paused
-                    ],
-                    |r| r.get(0),
-                )?;
-                if busy > 0 {
+                if invocations::key_in_use(tx, &service, &edit.object_key)? {
                     return Ok(false);
                 }
-                tx.execute(
-                    "DELETE FROM state WHERE service = ?1 AND key = ?2",
-                    params![service, edit.object_key],
-                )?;
+                state::clear_all(tx, &service, &edit.object_key)?;
                 for (name, value) in &edit.new_state {
-                    tx.execute(
-                        "INSERT INTO state (service, key, name, value) VALUES (?1, ?2, ?3, ?4)",
-                        params![service, edit.object_key, name.as_bytes(), value],
-                    )?;
+                    state::set(tx, &service, &edit.object_key, name.as_bytes(), value)?;
                 }
                 Ok(true)
             })
@@ -522,16 +504,9 @@ impl Engine {
             .inner
             .store
             .run(move |tx| {
-                let status: Option<InvocationStatus> = rusqlite::OptionalExtension::optional(
-                    tx.query_row("SELECT status FROM invocations WHERE id = ?1", [&id], |r| {
-                        r.get(0)
-                    }),
-                )?;
+                let status = invocations::status(tx, &id)?;
                 if status == Some(InvocationStatus::Backoff) {
-                    tx.execute(
-                        "UPDATE invocations SET status = ?2 WHERE id = ?1",
-                        params![id, InvocationStatus::Paused],
-                    )?;
+                    invocations::set_status(tx, &id, InvocationStatus::Paused)?;
                 }
                 Ok(status)
             })

@@ -55,13 +55,15 @@ use deployment::Deployment;
 use http_body_util::BodyExt;
 use protocol::{Frame, FrameDecoder, pb};
 use restate_sdk::endpoint::Endpoint;
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::Transaction;
 use status::{InvocationStatus, Recovery};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use store::{CommitHook, Sql, Store, StoreError};
+use store::invocations::{self, Invocation, NewInvocation};
+use store::waiters::{self, Awaited};
+use store::{CommitHook, Store, StoreError, idempotency, journal, outbox, promises, state, timers};
 use tokio::sync::{Notify, mpsc, oneshot};
 
 /// Why an engine operation failed.
@@ -441,15 +443,6 @@ enum HandlerKind {
 }
 
 impl HandlerKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            HandlerKind::Stateless => "stateless",
-            HandlerKind::Exclusive => "exclusive",
-            HandlerKind::Shared => "shared",
-            HandlerKind::WorkflowRun => "workflow_run",
-        }
-    }
-
     fn holds_key(self) -> bool {
         matches!(self, HandlerKind::Exclusive | HandlerKind::WorkflowRun)
     }
@@ -587,52 +580,6 @@ fn now_ms(clock: &dyn Clock) -> i64 {
     clock.now_millis() as i64
 }
 
-/// A row of the invocations table, as the engine needs it.
-#[derive(Debug, Clone)]
-struct Invocation {
-    id: String,
-    raw_id: Vec<u8>,
-    service: String,
-    handler: String,
-    key: String,
-    kind: HandlerKind,
-    status: InvocationStatus,
-    random_seed: u64,
-    attempts: u32,
-    idempotency_key: Option<String>,
-}
-
-fn kind_from_str(s: &str) -> HandlerKind {
-    match s {
-        "exclusive" => HandlerKind::Exclusive,
-        "shared" => HandlerKind::Shared,
-        "workflow_run" => HandlerKind::WorkflowRun,
-        _ => HandlerKind::Stateless,
-    }
-}
-
-fn read_invocation(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<Invocation>> {
-    tx.row(
-        "SELECT id, raw_id, service, handler, key, kind, status, random_seed, attempts, idempotency_key FROM invocations WHERE id = ?1",
-        [id],
-        |r| {
-            Ok(Invocation {
-                id: r.get(0)?,
-                raw_id: r.get(1)?,
-                service: r.get(2)?,
-                handler: r.get(3)?,
-                key: r.get(4)?,
-                kind: kind_from_str(&r.get::<_, String>(5)?),
-                status: r.get(6)?,
-                random_seed: r.get::<_, i64>(7)? as u64,
-                attempts: r.get::<_, i64>(8)? as u32,
-                idempotency_key: r.get(9)?,
-            })
-        },
-    )
-    .optional()
-}
-
 /// The notification that completes the awakeable `awakeable_id`, for the invocation that
 /// created it.
 fn awakeable_delivery(
@@ -648,10 +595,7 @@ fn awakeable_delivery(
         Ok(parsed) => parsed,
         Err(e) => return Ok(Err(invalid(e.to_string()))),
     };
-    let target: Option<String> = tx
-        .prepare_cached("SELECT id FROM invocations WHERE raw_id = ?1")?
-        .query_row([raw], |r| r.get(0))
-        .optional()?;
+    let target = invocations::id_by_raw(tx, &raw)?;
     let Some(target) = target else {
         return Ok(Err(invalid(
             "no invocation of this engine issued it".to_owned(),
@@ -672,59 +616,6 @@ fn awakeable_delivery(
             },
         ),
     )))
-}
-
-/// When the next timer, delayed invocation or retry is due, if any.
-fn next_due(tx: &Transaction<'_>) -> rusqlite::Result<Option<i64>> {
-    tx.prepare_cached(
-        "SELECT MIN(t) FROM (SELECT MIN(fire_at) AS t FROM timers UNION ALL SELECT MIN(run_at) FROM invocations WHERE status IN (?1, ?2))",
-    )?
-    .query_row(
-        params![InvocationStatus::Scheduled, InvocationStatus::Backoff],
-        |r| r.get(0),
-    )
-}
-
-fn read_status(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<InvocationStatus>> {
-    tx.prepare_cached("SELECT status FROM invocations WHERE id = ?1")?
-        .query_row([id], |r| r.get(0))
-        .optional()
-}
-
-fn set_status(tx: &Transaction<'_>, id: &str, status: InvocationStatus) -> rusqlite::Result<()> {
-    tx.prepare_cached("UPDATE invocations SET status = ?2 WHERE id = ?1")?
-        .execute(params![id, status])?;
-    Ok(())
-}
-
-fn append_entry(tx: &Transaction<'_>, id: &str, ty: u16, payload: &[u8]) -> rusqlite::Result<u32> {
-    let idx: i64 = tx.row(store::NEXT_JOURNAL_INDEX, [id], |r| r.get(0))?;
-    tx.exec(
-        "INSERT INTO journal (invocation_id, idx, ty, payload) VALUES (?1, ?2, ?3, ?4)",
-        params![id, idx, ty as i64, payload],
-    )?;
-    Ok(idx as u32)
-}
-
-fn read_outcome(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<Option<Option<Outcome>>> {
-    tx.row(
-        "SELECT status, result_value, failure_code, failure_message FROM invocations WHERE id = ?1",
-        [id],
-        |r| {
-            let status: InvocationStatus = r.get(0)?;
-            if !status.is_completed() {
-                return Ok(None);
-            }
-            let value: Option<Vec<u8>> = r.get(1)?;
-            let code: Option<i64> = r.get(2)?;
-            let message: Option<String> = r.get(3)?;
-            Ok(Some(match code {
-                Some(code) => Err((code as u16, message.unwrap_or_default())),
-                None => Ok(Bytes::from(value.unwrap_or_default())),
-            }))
-        },
-    )
-    .optional()
 }
 
 /// A notification to append to an invocation's journal and deliver.
@@ -765,14 +656,9 @@ fn enqueue(
     invocation_id: String,
     frame: Frame,
 ) -> rusqlite::Result<Delivery> {
-    tx.prepare_cached("INSERT INTO outbox (invocation_id, ty, payload) VALUES (?1, ?2, ?3)")?
-        .execute(params![
-            invocation_id,
-            frame.ty as i64,
-            frame.payload.as_ref()
-        ])?;
+    let row = outbox::push(tx, &invocation_id, frame.ty, &frame.payload)?;
     Ok(Delivery {
-        outbox: Some(tx.last_insert_rowid()),
+        outbox: Some(row),
         invocation_id,
         frame,
     })
@@ -844,49 +730,38 @@ impl Engine {
     /// Resumes what a previous run left unfinished, by the recovery rule of each status (see
     /// [`InvocationStatus::recovery`]), then delivers what was left in the outbox.
     async fn recover(&self) -> Result<(), EngineError> {
-        type Row = (String, String, String, String, InvocationStatus);
-        let rows: Vec<Row> = self
+        let rows = self
             .inner
             .store
-            .run(|tx| {
-                let mut stmt = tx.prepare_cached(
-                    "SELECT id, service, key, kind, status FROM invocations WHERE status != ?1 ORDER BY seq",
-                )?;
-                let rows = stmt
-                    .query_map([InvocationStatus::Completed], |r| {
-                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-                    })?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                Ok(rows)
-            })
+            .run(|tx| invocations::unfinished(tx))
             .await?;
         let mut to_start = Vec::new();
         let mut to_queue = Vec::new();
         {
             let mut sched = self.inner.sched.lock().unwrap();
             // First the keys already held, then the others in arrival order.
-            for (id, service, key, kind, status) in &rows {
-                if kind_from_str(kind).holds_key() && status.holds_key() {
-                    sched
-                        .held
-                        .insert((service.clone(), key.clone()), id.clone());
+            for row in &rows {
+                if row.kind.holds_key() && row.status.holds_key() {
+                    let slot = (row.service.clone(), row.key.clone());
+                    sched.held.insert(slot, row.id.clone());
                 }
             }
-            for (id, service, key, kind, status) in &rows {
-                match status.recovery() {
+            for row in &rows {
+                let id = &row.id;
+                match row.status.recovery() {
                     Recovery::Restart => to_start.push(id.clone()),
                     Recovery::Admit | Recovery::Queue => {
-                        if !kind_from_str(kind).holds_key() {
+                        if !row.kind.holds_key() {
                             to_start.push(id.clone());
                             continue;
                         }
-                        match sched.held.entry((service.clone(), key.clone())) {
+                        match sched.held.entry((row.service.clone(), row.key.clone())) {
                             std::collections::hash_map::Entry::Vacant(free) => {
                                 free.insert(id.clone());
                                 to_start.push(id.clone());
                             }
                             std::collections::hash_map::Entry::Occupied(_) => {
-                                if *status != InvocationStatus::Inboxed {
+                                if row.status != InvocationStatus::Inboxed {
                                     to_queue.push(id.clone());
                                 }
                             }
@@ -905,27 +780,19 @@ impl Engine {
             .store
             .run(move |tx| {
                 for id in &starting {
-                    set_status(tx, id, InvocationStatus::Running)?;
+                    invocations::set_status(tx, id, InvocationStatus::Running)?;
                 }
                 for id in &queued {
-                    set_status(tx, id, InvocationStatus::Inboxed)?;
+                    invocations::set_status(tx, id, InvocationStatus::Inboxed)?;
                 }
-                let mut stmt = tx.prepare_cached(
-                    "SELECT id, invocation_id, ty, payload FROM outbox ORDER BY id",
-                )?;
-                let rows = stmt
-                    .query_map([], |r| {
-                        Ok(Delivery {
-                            outbox: Some(r.get(0)?),
-                            invocation_id: r.get(1)?,
-                            frame: raw_frame(
-                                r.get::<_, i64>(2)? as u16,
-                                Bytes::from(r.get::<_, Vec<u8>>(3)?),
-                            ),
-                        })
-                    })?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                Ok(rows)
+                Ok(outbox::all(tx)?
+                    .into_iter()
+                    .map(|m| Delivery {
+                        outbox: Some(m.id),
+                        invocation_id: m.invocation_id,
+                        frame: raw_frame(m.ty, Bytes::from(m.payload)),
+                    })
+                    .collect())
             })
             .await?;
         for id in to_start {
@@ -1052,53 +919,73 @@ impl Engine {
         let accepted = self
             .inner
             .store
-            .submit(move |tx| {
-                if let Some(idem) = &idem {
-                    let existing: Option<String> = tx
-                        .row(
-                            "SELECT invocation_id FROM idempotency WHERE service = ?1 AND key = ?2 AND handler = ?3 AND idempotency_key = ?4",
-                            params![t.service, t.key, t.handler, idem],
-                            |r| r.get(0),
-                        )
-                        .optional()?;
-                    if let Some(existing) = existing {
-                        return Ok((Submitted { invocation_id: existing, is_new: false }, false));
+            .submit(
+                move |tx| {
+                    let idem_key = idem.as_deref().map(|idempotency_key| idempotency::Key {
+                        service: &t.service,
+                        key: &t.key,
+                        handler: &t.handler,
+                        idempotency_key,
+                    });
+                    if let Some(idem_key) = idem_key
+                        && let Some(existing) = idempotency::find(tx, idem_key)?
+                    {
+                        return Ok((
+                            Submitted {
+                                invocation_id: existing,
+                                is_new: false,
+                            },
+                            false,
+                        ));
                     }
-                }
-                if kind == HandlerKind::WorkflowRun {
-                    let existing: Option<String> = tx
-                        .row(
-                            "SELECT id FROM invocations WHERE service = ?1 AND key = ?2 AND kind = 'workflow_run'",
-                            params![t.service, t.key],
-                            |r| r.get(0),
-                        )
-                        .optional()?;
-                    if let Some(existing) = existing {
-                        return Ok((Submitted { invocation_id: existing, is_new: false }, false));
+                    if kind == HandlerKind::WorkflowRun
+                        && let Some(existing) = invocations::workflow_run(tx, &t.service, &t.key)?
+                    {
+                        return Ok((
+                            Submitted {
+                                invocation_id: existing,
+                                is_new: false,
+                            },
+                            false,
+                        ));
                     }
-                }
-                let seq: i64 = tx.row("SELECT COALESCE(MAX(seq) + 1, 1) FROM invocations", [], |r| r.get(0))?;
-                let status = if delayed {
-                    InvocationStatus::Scheduled
-                } else if direct {
-                    InvocationStatus::Running
-                } else {
-                    InvocationStatus::Pending
-                };
-                tx.exec(
-                    "INSERT INTO invocations (id, seq, raw_id, service, handler, key, kind, status, run_at, idempotency_key, random_seed, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                    params![id, seq, raw.to_vec(), t.service, t.handler, t.key, kind.as_str(), status, run_at, idem, seed as i64, now],
-                )?;
-                append_entry(tx, &id, input_frame.ty, &input_frame.payload)?;
-                if let Some(idem) = &idem {
-                    tx.exec(
-                        "INSERT INTO idempotency (service, key, handler, idempotency_key, invocation_id) VALUES (?1, ?2, ?3, ?4, ?5)",
-                        params![t.service, t.key, t.handler, idem, id],
+                    let status = if delayed {
+                        InvocationStatus::Scheduled
+                    } else if direct {
+                        InvocationStatus::Running
+                    } else {
+                        InvocationStatus::Pending
+                    };
+                    invocations::insert(
+                        tx,
+                        &NewInvocation {
+                            id: &id,
+                            raw_id: &raw,
+                            service: &t.service,
+                            handler: &t.handler,
+                            key: &t.key,
+                            kind,
+                            status,
+                            run_at,
+                            idempotency_key: idem.as_deref(),
+                            random_seed: seed,
+                            created_at: now,
+                        },
                     )?;
-                }
-                Ok((Submitted { invocation_id: id, is_new: true }, !delayed))
-            }, durable)
+                    journal::append(tx, &id, input_frame.ty, &input_frame.payload)?;
+                    if let Some(idem_key) = idem_key {
+                        idempotency::insert(tx, idem_key, &id)?;
+                    }
+                    Ok((
+                        Submitted {
+                            invocation_id: id,
+                            is_new: true,
+                        },
+                        !delayed,
+                    ))
+                },
+                durable,
+            )
             .await;
         let watcher = match &accepted {
             Ok((submitted, _)) if submitted.is_new => watcher,
@@ -1170,7 +1057,7 @@ impl Engine {
         let owned = id.to_owned();
         self.inner
             .store
-            .stage(move |tx| set_status(tx, &owned, status))
+            .stage(move |tx| invocations::set_status(tx, &owned, status))
             .await?;
         if start {
             self.spawn_attempt(id.to_owned());
@@ -1223,7 +1110,7 @@ impl Engine {
         let found = self
             .inner
             .store
-            .run(move |tx| read_outcome(tx, &id))
+            .run(move |tx| invocations::outcome(tx, &id))
             .await?;
         found.ok_or_else(|| EngineError::UnknownInvocation(invocation_id.to_owned()))
     }
@@ -1240,20 +1127,16 @@ impl Engine {
             .inner
             .store
             .run(move |tx| match idem {
-                Some(idem) => tx
-                    .row(
-                        "SELECT invocation_id FROM idempotency WHERE service = ?1 AND key = ?2 AND handler = ?3 AND idempotency_key = ?4",
-                        params![t.service, t.key, t.handler, idem],
-                        |r| r.get(0),
-                    )
-                    .optional(),
-                None => tx
-                    .row(
-                        "SELECT id FROM invocations WHERE service = ?1 AND key = ?2 AND kind = 'workflow_run'",
-                        params![t.service, t.key],
-                        |r| r.get(0),
-                    )
-                    .optional(),
+                Some(idempotency_key) => idempotency::find(
+                    tx,
+                    idempotency::Key {
+                        service: &t.service,
+                        key: &t.key,
+                        handler: &t.handler,
+                        idempotency_key: &idempotency_key,
+                    },
+                ),
+                None => invocations::workflow_run(tx, &t.service, &t.key),
             })
             .await?)
     }
@@ -1304,8 +1187,11 @@ impl Engine {
     /// decides what to do (by default it ends with a terminal error 409).
     pub async fn cancel(&self, invocation_id: &str) -> Result<(), EngineError> {
         let id = invocation_id.to_owned();
-        let status: Option<InvocationStatus> =
-            self.inner.store.run(move |tx| read_status(tx, &id)).await?;
+        let status: Option<InvocationStatus> = self
+            .inner
+            .store
+            .run(move |tx| invocations::status(tx, &id))
+            .await?;
         match status {
             None => Err(EngineError::UnknownInvocation(invocation_id.to_owned())),
             Some(InvocationStatus::Completed) => Ok(()),
@@ -1342,18 +1228,15 @@ impl Engine {
             .inner
             .store
             .run(move |tx| {
-                let mut stmt = tx.prepare_cached(
-                    "SELECT name, value FROM state WHERE service = ?1 AND key = ?2 ORDER BY name",
-                )?;
-                let rows = stmt
-                    .query_map(params![s, k], |r| {
-                        Ok((
-                            String::from_utf8_lossy(&r.get::<_, Vec<u8>>(0)?).into_owned(),
-                            Bytes::from(r.get::<_, Vec<u8>>(1)?),
-                        ))
-                    })?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                Ok(rows)
+                Ok(state::all(tx, &s, &k)?
+                    .into_iter()
+                    .map(|e| {
+                        (
+                            String::from_utf8_lossy(&e.name).into_owned(),
+                            Bytes::from(e.value),
+                        )
+                    })
+                    .collect())
             })
             .await?)
     }
@@ -1404,23 +1287,20 @@ impl Engine {
                 .submit(
                     move |tx| {
                         if let Some(row) = outbox
-                            && tx
-                                .prepare_cached("DELETE FROM outbox WHERE id = ?1")?
-                                .execute([row])?
-                                == 0
+                            && !outbox::take(tx, row)?
                         {
                             // Delivered already (by recovery, or before a crash).
                             return Ok(None);
                         }
-                        let status = read_status(tx, &id)?;
+                        let status = invocations::status(tx, &id)?;
                         match status {
                             None | Some(InvocationStatus::Completed) => {}
                             Some(InvocationStatus::Suspended) => {
-                                append_entry(tx, &id, ty, &payload)?;
-                                set_status(tx, &id, InvocationStatus::Running)?;
+                                journal::append(tx, &id, ty, &payload)?;
+                                invocations::set_status(tx, &id, InvocationStatus::Running)?;
                             }
                             Some(_) => {
-                                append_entry(tx, &id, ty, &payload)?;
+                                journal::append(tx, &id, ty, &payload)?;
                             }
                         }
                         Ok(status)
@@ -1480,29 +1360,24 @@ impl Engine {
                     self.inner
                         .store
                         .stage(move |tx| {
-                            let Some(invocation) = read_invocation(tx, &owned)? else {
+                            let Some(invocation) = invocations::get(tx, &owned)? else {
                                 return Ok(None);
                             };
                             let lazy = engine.config_of(&invocation).lazy_state;
-                            let mut stmt = tx.prepare_cached(store::READ_JOURNAL)?;
-                            let journal = stmt
-                                .query_map([&owned], |r| {
-                                    Ok((r.get::<_, i64>(0)? as u16, r.get::<_, Vec<u8>>(1)?))
-                                })?
-                                .collect::<rusqlite::Result<Vec<_>>>()?;
+                            let journal = journal::read(tx, &owned)?
+                                .into_iter()
+                                .map(|e| (e.ty, e.payload))
+                                .collect();
                             let state = if invocation.key.is_empty() || lazy {
                                 Vec::new()
                             } else {
-                                let mut stmt = tx.prepare_cached(
-                                    "SELECT name, value FROM state WHERE service = ?1 AND key = ?2",
-                                )?;
-                                stmt.query_map(params![invocation.service, invocation.key], |r| {
-                                    Ok(pb::start_message::StateEntry {
-                                        key: r.get(0)?,
-                                        value: r.get(1)?,
+                                state::all(tx, &invocation.service, &invocation.key)?
+                                    .into_iter()
+                                    .map(|e| pb::start_message::StateEntry {
+                                        key: e.name,
+                                        value: e.value,
                                     })
-                                })?
-                                .collect::<rusqlite::Result<Vec<_>>>()?
+                                    .collect()
                             };
                             Ok(Some((invocation, journal, state, lazy)))
                         })
@@ -1851,7 +1726,7 @@ impl Engine {
             .store
             .stage(move |tx| {
                 engine.journal_silent(tx, &inv, silent, now)?;
-                append_entry(tx, &inv.id, frame.ty, &frame.payload)?;
+                journal::append(tx, &inv.id, frame.ty, &frame.payload)?;
                 engine.command_effects(tx, &inv, command, now)
             })
             .await?;
@@ -1885,7 +1760,7 @@ impl Engine {
         now: i64,
     ) -> rusqlite::Result<()> {
         for (frame, command) in silent {
-            append_entry(tx, &inv.id, frame.ty, &frame.payload)?;
+            journal::append(tx, &inv.id, frame.ty, &frame.payload)?;
             let (own, effects) = self.command_effects(tx, inv, command, now)?;
             debug_assert!(
                 own.is_empty() && effects.is_empty(),
@@ -1913,7 +1788,7 @@ impl Engine {
             .store
             .run(move |tx| {
                 engine.journal_silent(tx, &inv, silent, now)?;
-                append_entry(tx, &inv.id, ty, &payload).map(drop)
+                journal::append(tx, &inv.id, ty, &payload).map(drop)
             })
             .await?;
         self.send_to_attempt(&invocation.id, [notification]);
@@ -1930,50 +1805,25 @@ impl Engine {
         let mut own = Vec::new();
         let mut effects = Vec::new();
         let mut notify_own = |tx: &Transaction<'_>, frame: Frame| -> rusqlite::Result<()> {
-            append_entry(tx, &inv.id, frame.ty, &frame.payload)?;
+            journal::append(tx, &inv.id, frame.ty, &frame.payload)?;
             own.push(frame);
             Ok(())
         };
         match command {
             Command::Output(result) => {
-                match result {
-                    Ok(value) => tx.exec(
-                        "UPDATE invocations SET result_value = ?2, failure_code = NULL, failure_message = NULL WHERE id = ?1",
-                        params![inv.id, value.to_vec()],
-                    )?,
-                    Err((code, message)) => tx.exec(
-                        "UPDATE invocations SET failure_code = ?2, failure_message = ?3, result_value = NULL WHERE id = ?1",
-                        params![inv.id, code as i64, message],
-                    )?,
-                };
+                invocations::set_output(tx, &inv.id, &result)?;
             }
             Command::SetState(name, value) => {
-                tx.exec(
-                    "INSERT INTO state (service, key, name, value) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (service, key, name) DO UPDATE SET value = excluded.value",
-                    params![inv.service, inv.key, name, value],
-                )?;
+                state::set(tx, &inv.service, &inv.key, &name, &value)?;
             }
             Command::ClearState(name) => {
-                tx.exec(
-                    "DELETE FROM state WHERE service = ?1 AND key = ?2 AND name = ?3",
-                    params![inv.service, inv.key, name],
-                )?;
+                state::clear(tx, &inv.service, &inv.key, &name)?;
             }
             Command::ClearAllState => {
-                tx.exec(
-                    "DELETE FROM state WHERE service = ?1 AND key = ?2",
-                    params![inv.service, inv.key],
-                )?;
+                state::clear_all(tx, &inv.service, &inv.key)?;
             }
             Command::GetLazyState(name, completion_id) => {
-                let value: Option<Vec<u8>> = tx
-                    .row(
-                        "SELECT value FROM state WHERE service = ?1 AND key = ?2 AND name = ?3",
-                        params![inv.service, inv.key, name],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
+                let value = state::get(tx, &inv.service, &inv.key, &name)?;
                 notify_own(
                     tx,
                     Frame::new(
@@ -1989,12 +1839,7 @@ impl Engine {
                 )?;
             }
             Command::GetLazyStateKeys(completion_id) => {
-                let mut stmt = tx.prepare_cached(
-                    "SELECT name FROM state WHERE service = ?1 AND key = ?2 ORDER BY name",
-                )?;
-                let keys = stmt
-                    .query_map(params![inv.service, inv.key], |r| r.get::<_, Vec<u8>>(0))?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                let keys = state::names(tx, &inv.service, &inv.key)?;
                 notify_own(
                     tx,
                     Frame::new(
@@ -2007,10 +1852,7 @@ impl Engine {
                 )?;
             }
             Command::Sleep(wake_up_time, completion_id) => {
-                tx.exec(
-                    "INSERT INTO timers (fire_at, invocation_id, completion_id) VALUES (?1, ?2, ?3)",
-                    params![wake_up_time as i64, inv.id, completion_id],
-                )?;
+                timers::add(tx, wake_up_time as i64, &inv.id, completion_id)?;
                 effects.push(Effect::WakeTimers);
             }
             Command::Call(call) | Command::OneWayCall(call) if call.target_missing.is_some() => {
@@ -2060,10 +1902,7 @@ impl Engine {
             Command::Call(call) | Command::OneWayCall(call) => {
                 let child = self.insert_child(tx, &call, now)?;
                 if let Some(completion_id) = call.result_completion_id {
-                    tx.exec(
-                        "INSERT INTO waiters (target, kind, invocation_id, completion_id) VALUES (?1, 'call', ?2, ?3)",
-                        params![child.0, inv.id, completion_id],
-                    )?;
+                    waiters::add(tx, Awaited::Call, &child.0, &inv.id, completion_id)?;
                 }
                 notify_own(
                     tx,
@@ -2094,7 +1933,7 @@ impl Engine {
             }
             Command::Run => {}
             Command::GetPromise(name, completion_id) => {
-                match read_promise(tx, &inv.service, &inv.key, &name)? {
+                match promises::get(tx, &inv.service, &inv.key, &name)? {
                     Some(outcome) => notify_own(
                         tx,
                         promise_frame(
@@ -2104,15 +1943,13 @@ impl Engine {
                         ),
                     )?,
                     None => {
-                        tx.exec(
-                            "INSERT INTO waiters (target, kind, invocation_id, completion_id) VALUES (?1, 'promise', ?2, ?3)",
-                            params![promise_target(&inv.service, &inv.key, &name), inv.id, completion_id],
-                        )?;
+                        let target = promise_target(&inv.service, &inv.key, &name);
+                        waiters::add(tx, Awaited::Promise, &target, &inv.id, completion_id)?;
                     }
                 }
             }
             Command::PeekPromise(name, completion_id) => {
-                let outcome = read_promise(tx, &inv.service, &inv.key, &name)?;
+                let outcome = promises::get(tx, &inv.service, &inv.key, &name)?;
                 notify_own(
                     tx,
                     promise_frame(
@@ -2123,7 +1960,7 @@ impl Engine {
                 )?;
             }
             Command::CompletePromise(name, outcome, completion_id) => {
-                let existing = read_promise(tx, &inv.service, &inv.key, &name)?;
+                let existing = promises::get(tx, &inv.service, &inv.key, &name)?;
                 let reply = if existing.is_some() {
                     pb::complete_promise_completion_notification_message::Result::Failure(
                         pb::Failure {
@@ -2133,22 +1970,15 @@ impl Engine {
                         },
                     )
                 } else {
-                    let (value, code, message) = match &outcome {
-                        Ok(v) => (Some(v.to_vec()), None, None),
-                        Err((c, m)) => (None, Some(*c as i64), Some(m.clone())),
-                    };
-                    tx.exec(
-                        "INSERT INTO promises (service, key, name, value, failure_code, failure_message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                        params![inv.service, inv.key, name, value, code, message],
-                    )?;
+                    promises::insert(tx, &inv.service, &inv.key, &name, &outcome)?;
                     let target = promise_target(&inv.service, &inv.key, &name);
-                    for (waiter, completion) in take_waiters(tx, "promise", &target)? {
+                    for waiter in waiters::take(tx, Awaited::Promise, &target)? {
                         let frame = promise_frame(
                             protocol::GET_PROMISE_COMPLETION_NOTIFICATION,
-                            completion,
+                            waiter.completion_id,
                             Some(&outcome),
                         );
-                        effects.push(Effect::Deliver(enqueue(tx, waiter, frame)?));
+                        effects.push(Effect::Deliver(enqueue(tx, waiter.invocation_id, frame)?));
                     }
                     pb::complete_promise_completion_notification_message::Result::Void(pb::Void {})
                 };
@@ -2183,7 +2013,7 @@ impl Engine {
                 let (completion_id, attach) = completion_id;
                 let target_id = resolve_target(tx, &target)?;
                 let outcome = match &target_id {
-                    Some(id) => read_outcome(tx, id)?.flatten(),
+                    Some(id) => invocations::outcome(tx, id)?.flatten(),
                     None => None,
                 };
                 match (attach, target_id, outcome) {
@@ -2199,10 +2029,7 @@ impl Engine {
                         notify_own(tx, output_frame(attach, completion_id, Some(&outcome)))?
                     }
                     (true, Some(target_id), None) => {
-                        tx.exec(
-                            "INSERT INTO waiters (target, kind, invocation_id, completion_id) VALUES (?1, 'attach', ?2, ?3)",
-                            params![target_id, inv.id, completion_id],
-                        )?;
+                        waiters::add(tx, Awaited::Attach, &target_id, &inv.id, completion_id)?;
                     }
                     (false, Some(_), None) => {
                         notify_own(tx, output_frame(false, completion_id, None))?
@@ -2221,31 +2048,26 @@ impl Engine {
         now: i64,
     ) -> rusqlite::Result<(String, ChildStart)> {
         let kind = call.kind.unwrap_or(HandlerKind::Stateless);
-        if let Some(idem) = &call.idempotency_key {
-            let existing: Option<String> = tx
-                .row(
-                    "SELECT invocation_id FROM idempotency WHERE service = ?1 AND key = ?2 AND handler = ?3 AND idempotency_key = ?4",
-                    params![call.service, call.key, call.handler, idem],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(existing) = existing {
-                let outcome = read_outcome(tx, &existing)?.flatten();
-                return Ok((existing, ChildStart::Existing(outcome)));
-            }
+        let idem_key = call
+            .idempotency_key
+            .as_deref()
+            .map(|idempotency_key| idempotency::Key {
+                service: &call.service,
+                key: &call.key,
+                handler: &call.handler,
+                idempotency_key,
+            });
+        if let Some(idem_key) = idem_key
+            && let Some(existing) = idempotency::find(tx, idem_key)?
+        {
+            let outcome = invocations::outcome(tx, &existing)?.flatten();
+            return Ok((existing, ChildStart::Existing(outcome)));
         }
-        if kind == HandlerKind::WorkflowRun {
-            let existing: Option<String> = tx
-                .row(
-                    "SELECT id FROM invocations WHERE service = ?1 AND key = ?2 AND kind = 'workflow_run'",
-                    params![call.service, call.key],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(existing) = existing {
-                let outcome = read_outcome(tx, &existing)?.flatten();
-                return Ok((existing, ChildStart::Existing(outcome)));
-            }
+        if kind == HandlerKind::WorkflowRun
+            && let Some(existing) = invocations::workflow_run(tx, &call.service, &call.key)?
+        {
+            let outcome = invocations::outcome(tx, &existing)?.flatten();
+            return Ok((existing, ChildStart::Existing(outcome)));
         }
         let raw = ids::new_invocation_raw();
         let id = ids::invocation_id(&raw);
@@ -2254,30 +2076,27 @@ impl Engine {
                 .try_into()
                 .unwrap_or_default(),
         );
-        let seq: i64 = tx.row(
-            "SELECT COALESCE(MAX(seq) + 1, 1) FROM invocations",
-            [],
-            |r| r.get(0),
-        )?;
         let later = call.invoke_time.is_some_and(|t| t as i64 > now);
         let run_at = call.invoke_time.map_or(now, |t| (t as i64).max(now));
-        tx.exec(
-            "INSERT INTO invocations (id, seq, raw_id, service, handler, key, kind, status, run_at, idempotency_key, random_seed, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            params![
-                id,
-                seq,
-                raw.to_vec(),
-                call.service,
-                call.handler,
-                call.key,
-                kind.as_str(),
-                if later { InvocationStatus::Scheduled } else { InvocationStatus::Pending },
+        invocations::insert(
+            tx,
+            &NewInvocation {
+                id: &id,
+                raw_id: &raw,
+                service: &call.service,
+                handler: &call.handler,
+                key: &call.key,
+                kind,
+                status: if later {
+                    InvocationStatus::Scheduled
+                } else {
+                    InvocationStatus::Pending
+                },
                 run_at,
-                call.idempotency_key,
-                seed as i64,
-                now
-            ],
+                idempotency_key: call.idempotency_key.as_deref(),
+                random_seed: seed,
+                created_at: now,
+            },
         )?;
         metrics::invocation_started(&call.service, &call.handler);
         let input = Frame::new(
@@ -2290,12 +2109,9 @@ impl Engine {
                 name: String::new(),
             },
         );
-        append_entry(tx, &id, input.ty, &input.payload)?;
-        if let Some(idem) = &call.idempotency_key {
-            tx.exec(
-                "INSERT INTO idempotency (service, key, handler, idempotency_key, invocation_id) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![call.service, call.key, call.handler, idem, id],
-            )?;
+        journal::append(tx, &id, input.ty, &input.payload)?;
+        if let Some(idem_key) = idem_key {
+            idempotency::insert(tx, idem_key, &id)?;
         }
         Ok((
             id,
@@ -2340,16 +2156,9 @@ impl Engine {
             .store
             .stage(move |tx| {
                 engine.journal_silent(tx, &inv, silent, now)?;
-                let mut stmt = tx.prepare_cached(
-                    "SELECT ty, payload FROM journal WHERE invocation_id = ?1 AND ty >= 32768",
-                )?;
-                let arrived = stmt
-                    .query_map([&id], |r| {
-                        Ok((r.get::<_, i64>(0)? as u16, r.get::<_, Vec<u8>>(1)?))
-                    })?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                let ready = arrived.iter().any(|(ty, payload)| {
-                    let frame = raw_frame(*ty, Bytes::from(payload.clone()));
+                let arrived = journal::notifications(tx, &id)?;
+                let ready = arrived.into_iter().any(|entry| {
+                    let frame = raw_frame(entry.ty, Bytes::from(entry.payload));
                     match notification_id(&frame) {
                         Some(NotificationId::Completion(c)) => completions.contains(&c),
                         Some(NotificationId::Signal(s)) => signals.contains(&s),
@@ -2361,10 +2170,7 @@ impl Engine {
                 } else {
                     InvocationStatus::Suspended
                 };
-                tx.exec(
-                    "UPDATE invocations SET status = ?2 WHERE id = ?1 AND status != ?3",
-                    params![id, status, InvocationStatus::Completed],
-                )?;
+                invocations::set_status_unless_completed(tx, &id, status)?;
                 Ok(ready)
             })
             .await?;
@@ -2411,11 +2217,7 @@ impl Engine {
         self.inner
             .store
             .run(move |tx| {
-                tx.exec(
-                    "UPDATE invocations SET status = ?2, attempts = ?3, run_at = COALESCE(?4, run_at), last_error = ?5 WHERE id = ?1",
-                    params![id, status, attempts, next, message],
-                )?;
-                Ok(())
+                invocations::record_failed_attempt(tx, &id, status, attempts, next, &message)
             })
             .await?;
         if pause {
@@ -2446,12 +2248,7 @@ impl Engine {
         let resumed = self
             .inner
             .store
-            .run(move |tx| {
-                Ok(tx.exec(
-                    "UPDATE invocations SET status = ?2, attempts = 0 WHERE id = ?1 AND status = ?3",
-                    params![id, InvocationStatus::Running, InvocationStatus::Paused],
-                )? == 1)
-            })
+            .run(move |tx| invocations::resume_paused(tx, &id))
             .await?;
         if resumed {
             self.spawn_attempt(invocation_id.to_owned());
@@ -2503,29 +2300,25 @@ impl Engine {
             .run(move |tx| {
                 engine.journal_silent(tx, &inv, silent, now)?;
                 if let Some((attempts, (code, message))) = &failure {
-                    tx.exec(
-                        "UPDATE invocations SET attempts = ?2, last_error = ?4, failure_code = ?3, failure_message = ?4, result_value = NULL WHERE id = ?1",
-                        params![id, attempts, code, message],
-                    )?;
+                    invocations::set_failed(tx, &id, *attempts, *code, message)?;
                 }
-                tx.exec(
-                    "UPDATE invocations SET status = ?2, completed_at = ?3, journal_expires_at = ?4, record_expires_at = ?5 WHERE id = ?1",
-                    params![id, InvocationStatus::Completed, now, journal_expires, record_expires],
-                )?;
+                invocations::complete(tx, &id, now, journal_expires, record_expires)?;
                 // What it still waited for will never matter.
-                tx.prepare_cached("DELETE FROM timers WHERE invocation_id = ?1")?.execute([&id])?;
-                tx.prepare_cached("DELETE FROM waiters WHERE invocation_id = ?1")?.execute([&id])?;
-                let outcome = read_outcome(tx, &id)?.flatten().unwrap_or(Ok(Bytes::new()));
+                timers::remove_for(tx, &id)?;
+                waiters::remove_for(tx, &id)?;
+                let outcome = invocations::outcome(tx, &id)?
+                    .flatten()
+                    .unwrap_or(Ok(Bytes::new()));
                 let mut deliveries = Vec::new();
-                for (waiter, completion) in take_waiters(tx, "call", &id)? {
-                    let frame = call_completion_frame(completion, &outcome);
-                    deliveries.push(enqueue(tx, waiter, frame)?);
+                for waiter in waiters::take(tx, Awaited::Call, &id)? {
+                    let frame = call_completion_frame(waiter.completion_id, &outcome);
+                    deliveries.push(enqueue(tx, waiter.invocation_id, frame)?);
                 }
-                for (waiter, completion) in take_waiters(tx, "attach", &id)? {
-                    let frame = output_frame(true, completion, Some(&outcome));
-                    deliveries.push(enqueue(tx, waiter, frame)?);
+                for waiter in waiters::take(tx, Awaited::Attach, &id)? {
+                    let frame = output_frame(true, waiter.completion_id, Some(&outcome));
+                    deliveries.push(enqueue(tx, waiter.invocation_id, frame)?);
                 }
-                let created: i64 = tx.row("SELECT created_at FROM invocations WHERE id = ?1", [&id], |r| r.get(0))?; // metrics
+                let created = invocations::created_at(tx, &id)?; // metrics
                 retention::purge_if_expired(tx, &id, now, journal_expires, record_expires)?;
                 Ok((outcome, deliveries, created))
             })
@@ -2582,15 +2375,9 @@ impl Engine {
             .inner
             .store
             .stage(move |tx| {
-                let next: Option<String> = tx
-                    .row(
-                        store::NEXT_INBOXED,
-                        params![s, k, InvocationStatus::Inboxed],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
+                let next = invocations::next_inboxed(tx, &s, &k)?;
                 if let Some(next) = &next {
-                    set_status(tx, next, InvocationStatus::Running)?;
+                    invocations::set_status(tx, next, InvocationStatus::Running)?;
                 }
                 Ok(next)
             })
@@ -2637,13 +2424,13 @@ impl Engine {
                 .run(move |tx| {
                     // Fired timers become notifications in the outbox, in the transaction that
                     // removes them: a crash in between loses neither.
-                    let mut stmt = tx.prepare_cached("SELECT id, invocation_id, completion_id FROM timers WHERE fire_at <= ?1 ORDER BY fire_at")?;
-                    let timers = stmt
-                        .query_map([now], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)? as u32)))?
-                        .collect::<rusqlite::Result<Vec<_>>>()?;
-                    let mut deliveries = Vec::with_capacity(timers.len());
-                    for (id, invocation_id, completion_id) in timers {
-                        tx.prepare_cached("DELETE FROM timers WHERE id = ?1")?.execute([id])?;
+                    let fired = timers::take_due(tx, now)?;
+                    let mut deliveries = Vec::with_capacity(fired.len());
+                    for timers::Fired {
+                        invocation_id,
+                        completion_id,
+                    } in fired
+                    {
                         let frame = Frame::new(
                             protocol::SLEEP_COMPLETION_NOTIFICATION,
                             &pb::SleepCompletionNotificationMessage {
@@ -2653,25 +2440,20 @@ impl Engine {
                         );
                         deliveries.push(enqueue(tx, invocation_id, frame)?);
                     }
-                    let mut stmt = tx.prepare_cached(
-                        "SELECT id, service, key, kind, status FROM invocations WHERE status IN (?2, ?3) AND run_at <= ?1 ORDER BY seq",
-                    )?;
-                    let invocations = stmt
-                        .query_map(params![now, InvocationStatus::Scheduled, InvocationStatus::Backoff], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, InvocationStatus>(4)?)))?
-                        .collect::<rusqlite::Result<Vec<_>>>()?;
-                    for (id, _, _, _, status) in &invocations {
+                    let started = invocations::due(tx, now)?;
+                    for invocations::Scheduled { id, status, .. } in &started {
                         let next = if *status == InvocationStatus::Backoff {
                             InvocationStatus::Running
                         } else {
                             InvocationStatus::Pending
                         };
-                        set_status(tx, id, next)?;
+                        invocations::set_status(tx, id, next)?;
                     }
-                    let next = next_due(tx)?;
-                    Ok((deliveries, invocations, next))
+                    let next = timers::next_due(tx)?;
+                    Ok((deliveries, started, next))
                 })
                 .await;
-            let (deliveries, invocations, next) = match due {
+            let (deliveries, started, next) = match due {
                 Ok(due) => due,
                 Err(e) => {
                     tracing::error!("engine timers: {e}");
@@ -2682,12 +2464,19 @@ impl Engine {
             if let Err(e) = self.deliver(deliveries).await {
                 tracing::error!("engine timers: {e}");
             }
-            for (id, service, key, kind, status) in invocations {
+            for invocations::Scheduled {
+                id,
+                service,
+                key,
+                kind,
+                status,
+            } in started
+            {
                 let result = if status == InvocationStatus::Backoff {
                     self.spawn_attempt(id);
                     Ok(())
                 } else {
-                    self.admit(&id, &service, &key, kind_from_str(&kind)).await
+                    self.admit(&id, &service, &key, kind).await
                 };
                 if let Err(e) = result {
                     tracing::error!("engine timers: {e}");
@@ -2762,15 +2551,7 @@ impl Engine {
         let runs: Vec<Vec<u8>> = self
             .inner
             .store
-            .run(move |tx| {
-                let mut stmt = tx.prepare_cached(
-                    "SELECT payload FROM journal WHERE invocation_id = ?1 AND ty = ?2",
-                )?;
-                let rows = stmt
-                    .query_map(params![id, protocol::RUN_COMMAND as i64], |r| r.get(0))?
-                    .collect::<rusqlite::Result<Vec<_>>>()?;
-                Ok(rows)
-            })
+            .run(move |tx| journal::payloads_of_type(tx, &id, protocol::RUN_COMMAND))
             .await?;
         Ok(runs.iter().find_map(|payload| {
             let run: pb::RunCommandMessage = prost::Message::decode(payload.as_slice()).ok()?;
@@ -2798,13 +2579,7 @@ impl Engine {
         let entries: i64 = self
             .inner
             .store
-            .run(move |tx| {
-                tx.row(
-                    "SELECT COUNT(*) FROM journal WHERE invocation_id = ?1",
-                    [id],
-                    |r| r.get(0),
-                )
-            })
+            .run(move |tx| journal::len(tx, &id))
             .await?;
         Ok(self.take_crash(
             invocation,
@@ -2814,7 +2589,7 @@ impl Engine {
 
     /// When the next timer, delayed invocation or retry is due, if any.
     pub async fn next_timer(&self) -> Result<Option<std::time::SystemTime>, EngineError> {
-        let next: Option<i64> = self.inner.store.run(next_due).await?;
+        let next: Option<i64> = self.inner.store.run(|tx| timers::next_due(tx)).await?;
         Ok(next.map(|ms| std::time::UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)))
     }
 
@@ -2834,13 +2609,7 @@ impl Engine {
         );
         self.inner
             .store
-            .run(move |tx| {
-                tx.exec(
-                    "INSERT INTO state (service, key, name, value) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (service, key, name) DO UPDATE SET value = excluded.value",
-                    params![s, k, n, v],
-                )?;
-                Ok(())
-            })
+            .run(move |tx| state::set(tx, &s, &k, &n, &v))
             .await?;
         Ok(())
     }
@@ -2856,7 +2625,7 @@ impl Engine {
         Ok(self
             .inner
             .store
-            .run(move |tx| read_promise(tx, &s, &k, &n))
+            .run(move |tx| promises::get(tx, &s, &k, &n))
             .await?)
     }
 
@@ -2875,25 +2644,18 @@ impl Engine {
             .inner
             .store
             .run(move |tx| {
-                if read_promise(tx, &s, &k, &n)?.is_some() {
+                if promises::get(tx, &s, &k, &n)?.is_some() {
                     return Ok(None);
                 }
-                let (value, code, message) = match &o {
-                    Ok(v) => (Some(v.to_vec()), None, None),
-                    Err((c, m)) => (None, Some(i64::from(*c)), Some(m.clone())),
-                };
-                tx.exec(
-                    "INSERT INTO promises (service, key, name, value, failure_code, failure_message) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![s, k, n, value, code, message],
-                )?;
+                promises::insert(tx, &s, &k, &n, &o)?;
                 let mut deliveries = Vec::new();
-                for (waiter, completion) in take_waiters(tx, "promise", &promise_target(&s, &k, &n))? {
+                for waiter in waiters::take(tx, Awaited::Promise, &promise_target(&s, &k, &n))? {
                     let frame = promise_frame(
                         protocol::GET_PROMISE_COMPLETION_NOTIFICATION,
-                        completion,
+                        waiter.completion_id,
                         Some(&o),
                     );
-                    deliveries.push(enqueue(tx, waiter, frame)?);
+                    deliveries.push(enqueue(tx, waiter.invocation_id, frame)?);
                 }
                 Ok(Some(deliveries))
             })
@@ -2961,21 +2723,22 @@ enum AttachTarget {
 
 fn resolve_target(tx: &Transaction<'_>, target: &AttachTarget) -> rusqlite::Result<Option<String>> {
     match target {
-        AttachTarget::Id(id) => tx.row("SELECT id FROM invocations WHERE id = ?1", [id], |r| r.get(0)).optional(),
-        AttachTarget::Idempotent { service, key, handler, idempotency_key } => tx
-            .row(
-                "SELECT invocation_id FROM idempotency WHERE service = ?1 AND key = ?2 AND handler = ?3 AND idempotency_key = ?4",
-                params![service, key, handler, idempotency_key],
-                |r| r.get(0),
-            )
-            .optional(),
-        AttachTarget::Workflow { service, key } => tx
-            .row(
-                "SELECT id FROM invocations WHERE service = ?1 AND key = ?2 AND kind = 'workflow_run'",
-                params![service, key],
-                |r| r.get(0),
-            )
-            .optional(),
+        AttachTarget::Id(id) => Ok(invocations::exists(tx, id)?.then(|| id.clone())),
+        AttachTarget::Idempotent {
+            service,
+            key,
+            handler,
+            idempotency_key,
+        } => idempotency::find(
+            tx,
+            idempotency::Key {
+                service,
+                key,
+                handler,
+                idempotency_key,
+            },
+        ),
+        AttachTarget::Workflow { service, key } => invocations::workflow_run(tx, service, key),
     }
 }
 
@@ -3209,48 +2972,6 @@ fn attach_target(target: Option<AttachKind>) -> AttachTarget {
 
 fn promise_target(service: &str, key: &str, name: &str) -> String {
     format!("{service}\u{0}{key}\u{0}{name}")
-}
-
-fn read_promise(
-    tx: &Transaction<'_>,
-    service: &str,
-    key: &str,
-    name: &str,
-) -> rusqlite::Result<Option<Outcome>> {
-    tx.row(
-        "SELECT value, failure_code, failure_message FROM promises WHERE service = ?1 AND key = ?2 AND name = ?3",
-        params![service, key, name],
-        |r| {
-            let value: Option<Vec<u8>> = r.get(0)?;
-            let code: Option<i64> = r.get(1)?;
-            let message: Option<String> = r.get(2)?;
-            Ok(match code {
-                Some(code) => Err((code as u16, message.unwrap_or_default())),
-                None => Ok(Bytes::from(value.unwrap_or_default())),
-            })
-        },
-    )
-    .optional()
-}
-
-fn take_waiters(
-    tx: &Transaction<'_>,
-    kind: &str,
-    target: &str,
-) -> rusqlite::Result<Vec<(String, u32)>> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT invocation_id, completion_id FROM waiters WHERE kind = ?1 AND target = ?2",
-    )?;
-    let waiters = stmt
-        .query_map(params![kind, target], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u32))
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    tx.exec(
-        "DELETE FROM waiters WHERE kind = ?1 AND target = ?2",
-        params![kind, target],
-    )?;
-    Ok(waiters)
 }
 
 fn promise_frame(ty: u16, completion_id: u32, outcome: Option<&Outcome>) -> Frame {

@@ -565,12 +565,7 @@ fn reason(e: rusqlite::Error) -> String {
 /// Invocations per status (the engine's names), read beside the writer (one short statement
 /// on the status index, so no copy of an in-memory database).
 pub(crate) fn status_counts(source: &str) -> rusqlite::Result<Vec<(String, i64)>> {
-    let connection = connect(source)?;
-    let mut statement =
-        connection.prepare("SELECT status, COUNT(*) FROM main.invocations GROUP BY status")?;
-    statement
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect()
+    super::store::invocations::count_by_status(&connect(source)?)
 }
 
 /// A read-only connection straight on the engine's database (for an in-memory engine, on its

@@ -5,8 +5,9 @@
 //! expired, in small batches, each its own short transaction among the others.
 
 use super::status::InvocationStatus;
-use super::{Engine, EngineError, HandlerKind, kind_from_str, now_ms};
-use rusqlite::{OptionalExtension, Transaction, params};
+use super::store::{idempotency, invocations, journal, promises, state};
+use super::{Engine, EngineError, HandlerKind, now_ms};
+use rusqlite::Transaction;
 
 /// Records purged per transaction: small enough that calls queued behind a batch wait for
 /// milliseconds, not seconds.
@@ -15,42 +16,31 @@ const BATCH: usize = 256;
 /// Removes a completed invocation and everything kept for it. Returns false when there is no
 /// such invocation.
 fn purge_invocation(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<bool> {
-    let row: Option<(String, String, String, String, Option<String>)> = tx
-        .prepare_cached(
-            "SELECT service, key, handler, kind, idempotency_key FROM invocations WHERE id = ?1",
-        )?
-        .query_row([id], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })
-        .optional()?;
-    let Some((service, key, handler, kind, idempotency_key)) = row else {
+    let Some(invocation) = invocations::get(tx, id)? else {
         return Ok(false);
     };
     purge_journal(tx, id)?;
-    if let Some(idempotency_key) = idempotency_key {
-        tx.prepare_cached(
-            "DELETE FROM idempotency WHERE service = ?1 AND key = ?2 AND handler = ?3 AND idempotency_key = ?4 AND invocation_id = ?5",
-        )?
-        .execute(params![service, key, handler, idempotency_key, id])?;
+    if let Some(idempotency_key) = &invocation.idempotency_key {
+        let key = idempotency::Key {
+            service: &invocation.service,
+            key: &invocation.key,
+            handler: &invocation.handler,
+            idempotency_key,
+        };
+        idempotency::remove(tx, key, id)?;
     }
-    if kind_from_str(&kind) == HandlerKind::WorkflowRun {
+    if invocation.kind == HandlerKind::WorkflowRun {
         // A workflow's state and promises go with its run: its id can run again.
-        tx.prepare_cached("DELETE FROM state WHERE service = ?1 AND key = ?2")?
-            .execute(params![service, key])?;
-        tx.prepare_cached("DELETE FROM promises WHERE service = ?1 AND key = ?2")?
-            .execute(params![service, key])?;
+        state::clear_all(tx, &invocation.service, &invocation.key)?;
+        promises::clear_all(tx, &invocation.service, &invocation.key)?;
     }
-    tx.prepare_cached("DELETE FROM invocations WHERE id = ?1")?
-        .execute([id])?;
+    invocations::delete(tx, id)?;
     Ok(true)
 }
 
 fn purge_journal(tx: &Transaction<'_>, id: &str) -> rusqlite::Result<()> {
-    tx.prepare_cached("DELETE FROM journal WHERE invocation_id = ?1")?
-        .execute([id])?;
-    tx.prepare_cached("UPDATE invocations SET journal_expires_at = NULL WHERE id = ?1")?
-        .execute([id])?;
-    Ok(())
+    journal::delete(tx, id)?;
+    invocations::clear_journal_expiry(tx, id)
 }
 
 /// Applies a retention of zero at once, in the transaction that completes the invocation, as
@@ -73,20 +63,11 @@ pub(super) fn purge_if_expired(
 /// Purges up to [`BATCH`] expired records, then up to [`BATCH`] expired journals; returns how
 /// many it purged.
 fn purge_expired(tx: &Transaction<'_>, now: i64) -> rusqlite::Result<usize> {
-    let expired = |sql: &str| -> rusqlite::Result<Vec<String>> {
-        tx.prepare_cached(sql)?
-            .query_map(params![now, BATCH as i64], |r| r.get(0))?
-            .collect()
-    };
-    let records = expired(
-        "SELECT id FROM invocations WHERE record_expires_at <= ?1 ORDER BY record_expires_at LIMIT ?2",
-    )?;
+    let records = invocations::expired_records(tx, now, BATCH)?;
     for id in &records {
         purge_invocation(tx, id)?;
     }
-    let journals = expired(
-        "SELECT id FROM invocations WHERE journal_expires_at <= ?1 ORDER BY journal_expires_at LIMIT ?2",
-    )?;
+    let journals = invocations::expired_journals(tx, now, BATCH)?;
     for id in &journals {
         purge_journal(tx, id)?;
     }
@@ -125,7 +106,7 @@ impl Engine {
             .inner
             .store
             .run(move |tx| {
-                let status = super::read_status(tx, &id)?;
+                let status = invocations::status(tx, &id)?;
                 if status == Some(InvocationStatus::Completed) {
                     action(tx, &id)?;
                 }

@@ -19,10 +19,23 @@
 //! The writer commits when a durable job is in the open transaction and no other job is
 //! queued, when the group reaches [`MAX_GROUP`] jobs, or when staged work has waited
 //! [`MAX_STAGED_WAIT`] (so that other readers of the file see it). Statements are prepared
-//! once per connection ([`Sql`]). The schema lives here with its version; a file of an older
-//! version is migrated at open, a newer or foreign one is refused.
+//! once per connection ([`Sql`]). The schema lives in `schema.rs` with its version; a file of
+//! an older version is migrated at open, a newer or foreign one is refused.
+//!
+//! This module is the only place with SQL on the engine's tables: each table has a file with
+//! its statements as typed functions on a connection or transaction ([`invocations`],
+//! [`journal`], [`state`], [`promises`], [`idempotency`], [`waiters`], [`timers`],
+//! [`outbox`]). Jobs call them; the rest of the engine never sees a SQL string.
 
+pub(crate) mod idempotency;
+pub(crate) mod invocations;
+pub(crate) mod journal;
+pub(crate) mod outbox;
+pub(crate) mod promises;
 mod schema;
+pub(crate) mod state;
+pub(crate) mod timers;
+pub(crate) mod waiters;
 
 use rusqlite::{Connection, Params, Row, Transaction};
 pub(crate) use schema::prepare;
@@ -37,18 +50,6 @@ const MAX_STAGED_WAIT: Duration = Duration::from_millis(20);
 /// Statements kept prepared per connection: more than the engine has.
 const STATEMENT_CACHE: usize = 256;
 
-// Statements run for every invocation. Text parameters compared with an index's leading
-// column are cast, so that the plan does not depend on their values and is made once (see
-// the test below).
-/// The next index in an invocation's journal (`?1`: its id).
-pub(crate) const NEXT_JOURNAL_INDEX: &str =
-    "SELECT COALESCE(MAX(idx) + 1, 0) FROM journal WHERE invocation_id = CAST(?1 AS TEXT)";
-/// An invocation's journal in order, as `(ty, payload)` (`?1`: its id).
-pub(crate) const READ_JOURNAL: &str =
-    "SELECT ty, payload FROM journal WHERE invocation_id = CAST(?1 AS TEXT) ORDER BY idx";
-/// The first invocation queued on a key (`?1` service, `?2` key, `?3` the inboxed status).
-pub(crate) const NEXT_INBOXED: &str = "SELECT id FROM invocations WHERE service = CAST(?1 AS TEXT) AND key = CAST(?2 AS TEXT) AND status = CAST(?3 AS TEXT) ORDER BY seq LIMIT 1";
-
 /// Statements run through the connection's cache of prepared statements, so that each is
 /// parsed and planned once, not at every use.
 pub(crate) trait Sql {
@@ -61,6 +62,13 @@ pub(crate) trait Sql {
         params: P,
         f: F,
     ) -> rusqlite::Result<T>;
+    /// Runs a query and maps every row, in order.
+    fn rows<T, P: Params, F: FnMut(&Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> rusqlite::Result<Vec<T>>;
 }
 
 impl Sql for Connection {
@@ -75,6 +83,15 @@ impl Sql for Connection {
         f: F,
     ) -> rusqlite::Result<T> {
         self.prepare_cached(sql)?.query_row(params, f)
+    }
+
+    fn rows<T, P: Params, F: FnMut(&Row<'_>) -> rusqlite::Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> rusqlite::Result<Vec<T>> {
+        self.prepare_cached(sql)?.query_map(params, f)?.collect()
     }
 }
 
@@ -342,6 +359,13 @@ mod tests {
     use rusqlite::params;
     use std::future::Future;
 
+    /// An in-memory database with the engine's schema, for the tests of each table.
+    pub(super) fn database() -> Connection {
+        let connection = Connection::open_in_memory().unwrap();
+        prepare(&connection, ":memory:", false).unwrap();
+        connection
+    }
+
     /// The statements the engine runs for every invocation, bound with changing values, are
     /// planned once. A text parameter compared with the leading column of an index that the
     /// statement then orders by makes SQLite (with STAT4, as bundled) plan the statement again
@@ -349,8 +373,7 @@ mod tests {
     /// the engine's CPU.
     #[test]
     fn statements_run_per_invocation_are_planned_once() {
-        let connection = Connection::open_in_memory().unwrap();
-        prepare(&connection, ":memory:", false).unwrap();
+        let connection = database();
         let runs = 20;
         for i in 0..runs {
             let id = format!("inv_{i}");
@@ -361,14 +384,16 @@ mod tests {
                 )
                 .unwrap();
             let _: i64 = connection
-                .row(NEXT_JOURNAL_INDEX, [&id], |r| r.get(0))
+                .row(journal::NEXT_INDEX, [&id], |r| r.get(0))
                 .unwrap();
-            let mut read = connection.prepare_cached(READ_JOURNAL).unwrap();
+            let mut read = connection.prepare_cached(journal::READ).unwrap();
             let _ = read
                 .query_map([&id], |r| r.get::<_, i64>(0))
                 .unwrap()
                 .count();
-            let mut next = connection.prepare_cached(NEXT_INBOXED).unwrap();
+            let mut next = connection
+                .prepare_cached(invocations::NEXT_INBOXED)
+                .unwrap();
             let _ = next
                 .query_map(params![format!("s{i}"), format!("k{i}"), "inboxed"], |r| {
                     r.get::<_, String>(0)
@@ -376,7 +401,11 @@ mod tests {
                 .unwrap()
                 .count();
         }
-        for sql in [NEXT_JOURNAL_INDEX, READ_JOURNAL, NEXT_INBOXED] {
+        for sql in [
+            journal::NEXT_INDEX,
+            journal::READ,
+            invocations::NEXT_INBOXED,
+        ] {
             let statement = connection.prepare_cached(sql).unwrap();
             assert_eq!(
                 statement.get_status(rusqlite::StatementStatus::Run),
