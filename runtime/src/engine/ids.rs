@@ -47,6 +47,24 @@ pub(crate) fn invocation_id(raw: &[u8; 16]) -> String {
     id
 }
 
+/// Every id an invocation with the 16 bytes `raw` may have in a file of this engine, the
+/// current form first: the engine's ids took the partition key from the low 8 bytes before they
+/// began with their time, and were `inv_` and 32 hex digits before that. Looking an
+/// invocation up by these ids uses the id index, where its bytes have none.
+pub(crate) fn ids_of_raw(raw: &[u8]) -> Vec<String> {
+    let Ok(raw) = <[u8; 16]>::try_from(raw) else {
+        return Vec::new();
+    };
+    let mut low_key = String::with_capacity(38);
+    low_key.push_str("inv_1");
+    let mut key = [0u8; 8];
+    key.copy_from_slice(&raw[..8]);
+    push_base62(u128::from(u64::from_le_bytes(key)), U64_WIDTH, &mut low_key);
+    push_base62(u128::from_le_bytes(raw), U128_WIDTH, &mut low_key);
+    let hex: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+    vec![invocation_id(&raw), low_key, format!("inv_{hex}")]
+}
+
 /// A deployment id (`dp_1` and 22 base62 digits) for a 128-bit value.
 pub(crate) fn deployment_id(value: u128) -> String {
     let mut id = String::with_capacity(26);

@@ -2,10 +2,11 @@
 //! outcome and expiry times. Only this file reads or writes it; the kind and the status are
 //! types here ([`HandlerKind`], [`InvocationStatus`]), never text outside.
 //!
-//! May use: rusqlite, bytes, [`Sql`](super::Sql), the engine's value types
-//! ([`InvocationStatus`], [`HandlerKind`], [`Outcome`]).
+//! May use: rusqlite, bytes, [`Sql`](super::Sql), the forms of ids (`engine::ids`), the
+//! engine's value types ([`InvocationStatus`], [`HandlerKind`], [`Outcome`]).
 
 use super::Sql;
+use crate::engine::ids::ids_of_raw;
 use crate::engine::status::InvocationStatus;
 use crate::engine::{HandlerKind, Outcome};
 use bytes::Bytes;
@@ -16,7 +17,20 @@ use rusqlite::{Connection, OptionalExtension, params};
 // cast, so that the plan does not depend on their values and is made once (see
 // `store::tests::statements_run_per_invocation_are_planned_once`).
 /// The first invocation queued on a key (`?1` service, `?2` key, `?3` the inboxed status).
-pub(super) const NEXT_INBOXED: &str = "SELECT id FROM invocations WHERE service = CAST(?1 AS TEXT) AND key = CAST(?2 AS TEXT) AND status = CAST(?3 AS TEXT) ORDER BY seq LIMIT 1";
+pub(super) const NEXT_INBOXED: &str = "SELECT id FROM invocations WHERE service = CAST(?1 AS TEXT) AND key = CAST(?2 AS TEXT) AND status = CAST(?3 AS TEXT) AND kind IN ('exclusive', 'workflow_run') ORDER BY seq LIMIT 1";
+
+// The partial indexes `invocations_by_key` and `invocations_by_status` (see the schema) serve
+// only statements that repeat their conditions: `kind IN ('exclusive', 'workflow_run')` and
+// `status != 'completed'`. `tests::statements_use_the_partial_indexes` checks the plans.
+/// The run of a workflow (`?1` service, `?2` its id).
+pub(super) const WORKFLOW_RUN: &str = "SELECT id FROM invocations WHERE service = ?1 AND key = ?2 AND kind IN ('exclusive', 'workflow_run') AND kind = 'workflow_run'";
+/// How many invocations hold a key (`?1` service, `?2` key, `?3`..`?6` the statuses that hold it).
+pub(super) const KEY_HOLDERS: &str = "SELECT COUNT(*) FROM invocations WHERE service = ?1 AND key = ?2 AND kind IN ('exclusive', 'workflow_run') AND status IN (?3, ?4, ?5, ?6)";
+/// Every invocation not completed, in arrival order. Without statistics SQLite would rather
+/// scan the whole table (every completed invocation) in arrival order than sort the few.
+pub(super) const UNFINISHED: &str = "SELECT id, service, key, kind, status FROM invocations INDEXED BY invocations_by_status WHERE status != 'completed' ORDER BY seq";
+/// Invocations in the statuses `?2` or `?3` due at `?1`, in arrival order.
+pub(super) const DUE: &str = "SELECT id, service, key, kind, status FROM invocations WHERE status IN (?2, ?3) AND status != 'completed' AND run_at <= ?1 ORDER BY seq";
 
 /// The `kind` column.
 impl ToSql for HandlerKind {
@@ -190,14 +204,21 @@ pub(crate) fn exists(tx: &Connection, id: &str) -> rusqlite::Result<bool> {
         .is_some())
 }
 
-/// The id of the invocation whose 16 bytes are `raw_id`.
+/// The id of the invocation whose 16 bytes are `raw_id`. Found by the ids it may have (see
+/// [`ids_of_raw`]) through the id index: the bytes have no index of their own, and a scan of
+/// them read every invocation in the file.
 pub(crate) fn id_by_raw(tx: &Connection, raw_id: &[u8]) -> rusqlite::Result<Option<String>> {
-    tx.row(
-        "SELECT id FROM invocations WHERE raw_id = ?1",
-        [raw_id],
-        |r| r.get(0),
-    )
-    .optional()
+    for id in ids_of_raw(raw_id) {
+        let found: Option<Vec<u8>> = tx
+            .row("SELECT raw_id FROM invocations WHERE id = ?1", [&id], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if found.as_deref() == Some(raw_id) {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
 }
 
 /// The invocation of the run of workflow `service` with id `key`, if it ran.
@@ -206,12 +227,8 @@ pub(crate) fn workflow_run(
     service: &str,
     key: &str,
 ) -> rusqlite::Result<Option<String>> {
-    tx.row(
-        "SELECT id FROM invocations WHERE service = ?1 AND key = ?2 AND kind = 'workflow_run'",
-        params![service, key],
-        |r| r.get(0),
-    )
-    .optional()
+    tx.row(WORKFLOW_RUN, params![service, key], |r| r.get(0))
+        .optional()
 }
 
 /// The first invocation queued (inboxed) on `service`'s `key`, in arrival order.
@@ -370,7 +387,7 @@ pub(crate) fn created_at(tx: &Connection, id: &str) -> rusqlite::Result<i64> {
 /// suspended, or between attempts).
 pub(crate) fn key_in_use(tx: &Connection, service: &str, key: &str) -> rusqlite::Result<bool> {
     let holders: i64 = tx.row(
-        "SELECT COUNT(*) FROM invocations WHERE service = ?1 AND key = ?2 AND kind IN ('exclusive', 'workflow_run') AND status IN (?3, ?4, ?5, ?6)",
+        KEY_HOLDERS,
         params![
             service,
             key,
@@ -386,17 +403,13 @@ pub(crate) fn key_in_use(tx: &Connection, service: &str, key: &str) -> rusqlite:
 
 /// Every invocation that has not completed, in arrival order.
 pub(crate) fn unfinished(tx: &Connection) -> rusqlite::Result<Vec<Scheduled>> {
-    tx.rows(
-        "SELECT id, service, key, kind, status FROM invocations WHERE status != ?1 ORDER BY seq",
-        [InvocationStatus::Completed],
-        scheduled,
-    )
+    tx.rows(UNFINISHED, [], scheduled)
 }
 
 /// The delayed invocations and retries due at `now`, in arrival order.
 pub(crate) fn due(tx: &Connection, now: i64) -> rusqlite::Result<Vec<Scheduled>> {
     tx.rows(
-        "SELECT id, service, key, kind, status FROM invocations WHERE status IN (?2, ?3) AND run_at <= ?1 ORDER BY seq",
+        DUE,
         params![now, InvocationStatus::Scheduled, InvocationStatus::Backoff],
         scheduled,
     )
@@ -505,6 +518,60 @@ mod tests {
         }
     }
 
+    /// The statements that look invocations up by key or by status use the partial indexes
+    /// (a statement that does not repeat an index's condition word for word scans the table,
+    /// which holds every completed invocation too).
+    #[test]
+    fn statements_use_the_partial_indexes() {
+        let db = super::super::tests::database();
+        let uses = |sql: &str, index: &str| {
+            let mut explain = db.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let unbound = vec![rusqlite::types::Null; explain.parameter_count()];
+            let plan: Vec<String> = explain
+                .query_map(rusqlite::params_from_iter(unbound), |r| {
+                    r.get::<_, String>(3)
+                })
+                .unwrap()
+                .collect::<rusqlite::Result<_>>()
+                .unwrap();
+            assert!(
+                plan.iter().any(|step| step.contains(index))
+                    && !plan.iter().any(|step| step == "SCAN invocations"),
+                "{sql}: {plan:?}"
+            );
+        };
+        uses(NEXT_INBOXED, "invocations_by_key");
+        uses(WORKFLOW_RUN, "invocations_by_key");
+        uses(KEY_HOLDERS, "invocations_by_key");
+        uses(UNFINISHED, "invocations_by_status");
+        uses(DUE, "invocations_by_status");
+        uses(super::super::timers::NEXT_DUE, "invocations_by_status");
+    }
+
+    /// An invocation is found by its bytes (an awakeable's id holds them) whichever form of
+    /// id it was given: the current one, or those of files written by earlier versions.
+    #[test]
+    fn an_invocation_is_found_by_its_bytes_in_every_form_of_id() {
+        let db = super::super::tests::database();
+        let forms: Vec<([u8; 16], String)> = (0..3u8)
+            .map(|form| {
+                let raw = crate::engine::ids::new_invocation_raw();
+                (raw, ids_of_raw(&raw)[usize::from(form)].clone())
+            })
+            .collect();
+        for (raw, id) in &forms {
+            let mut row = new(id, "", HandlerKind::Stateless, InvocationStatus::Running);
+            row.raw_id = raw;
+            insert(&db, &row).unwrap();
+        }
+        for (raw, id) in &forms {
+            assert_eq!(id_by_raw(&db, raw).unwrap().as_deref(), Some(id.as_str()));
+        }
+        let unknown = crate::engine::ids::new_invocation_raw();
+        assert_eq!(id_by_raw(&db, &unknown).unwrap(), None);
+        assert_eq!(id_by_raw(&db, b"short").unwrap(), None);
+    }
+
     #[test]
     fn the_next_inboxed_is_the_first_queued_on_its_key() {
         let db = super::super::tests::database();
@@ -566,7 +633,6 @@ mod tests {
         assert_eq!(read.idempotency_key.as_deref(), Some("once"));
         assert!(get(&db, "inv_x").unwrap().is_none());
         assert!(exists(&db, "inv_w").unwrap());
-        assert_eq!(id_by_raw(&db, b"inv_w").unwrap().as_deref(), Some("inv_w"));
         assert_eq!(
             workflow_run(&db, "Counter", "ada").unwrap().as_deref(),
             Some("inv_w")

@@ -38,8 +38,14 @@ CREATE TABLE IF NOT EXISTS invocations (
     journal_expires_at INTEGER,
     record_expires_at INTEGER
 );
-CREATE INDEX IF NOT EXISTS invocations_by_key ON invocations (service, key, status, seq);
-CREATE INDEX IF NOT EXISTS invocations_by_status ON invocations (status, run_at);
+-- Partial indexes: only the invocations that hold or wait for a key are found by key, and only
+-- those not completed by status, so a call to a plain service and a completed invocation cost
+-- no entries there. A statement uses one only if its WHERE repeats the index's condition word
+-- for word (`store::invocations` does; its tests check the plans).
+CREATE INDEX IF NOT EXISTS invocations_by_key ON invocations (service, key, status, seq)
+    WHERE kind IN ('exclusive', 'workflow_run');
+CREATE INDEX IF NOT EXISTS invocations_by_status ON invocations (status, run_at)
+    WHERE status != 'completed';
 CREATE INDEX IF NOT EXISTS invocations_by_record_expiry ON invocations (record_expires_at)
     WHERE record_expires_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS invocations_by_journal_expiry ON invocations (journal_expires_at)

@@ -62,11 +62,14 @@ pub(crate) fn remove_for(tx: &Connection, invocation_id: &str) -> rusqlite::Resu
     Ok(())
 }
 
+/// The earliest timer or `run_at` of an invocation in the statuses `?1` or `?2`.
+pub(super) const NEXT_DUE: &str = "SELECT MIN(t) FROM (SELECT MIN(fire_at) AS t FROM timers UNION ALL SELECT MIN(run_at) FROM invocations WHERE status IN (?1, ?2) AND status != 'completed')";
+
 /// When the next timer, delayed invocation or retry is due, if any: the earliest timer, or
 /// the earliest `run_at` of a scheduled invocation or one in backoff.
 pub(crate) fn next_due(tx: &Connection) -> rusqlite::Result<Option<i64>> {
     tx.row(
-        "SELECT MIN(t) FROM (SELECT MIN(fire_at) AS t FROM timers UNION ALL SELECT MIN(run_at) FROM invocations WHERE status IN (?1, ?2))",
+        NEXT_DUE,
         params![InvocationStatus::Scheduled, InvocationStatus::Backoff],
         |r| r.get(0),
     )
