@@ -28,17 +28,13 @@
 //! promises, awakeables and signals, cancellation, retries with exponential backoff for
 //! retryable errors, terminal errors, idempotency keys, attach and output.
 
-mod admin;
-mod admin_api;
 mod clock;
 mod deployment;
+mod http;
 mod ids;
-mod ingress;
-mod metrics;
 #[doc(hidden)]
 pub mod probe;
 pub(crate) mod protocol;
-mod query;
 #[cfg(test)]
 mod recovery_tests;
 mod retention;
@@ -46,10 +42,11 @@ mod status;
 mod store;
 mod transport;
 
-pub use admin::{InvocationDetails, InvocationSummary, JournalEntry, ServiceInfo};
+pub use self::http::admin::{InvocationDetails, InvocationSummary, JournalEntry, ServiceInfo};
+pub use self::http::ingress::{AdminServer, IngressServeError, IngressServer, MAX_REQUEST_BODY};
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use ingress::{AdminServer, IngressServeError, IngressServer, MAX_REQUEST_BODY};
 
+use self::http::{ingress, metrics};
 use bytes::Bytes;
 use deployment::Deployment;
 use http_body_util::BodyExt;
@@ -1449,7 +1446,7 @@ impl Engine {
                 })
             }),
         ));
-        let request = http::Request::builder()
+        let request = ::http::Request::builder()
             .method("POST")
             .uri(format!(
                 "/invoke/{}/{}",
@@ -3129,7 +3126,7 @@ fn undecodable(frame: &Frame, error: impl std::fmt::Display) -> EngineError {
 async fn discover(
     deployment: &Deployment,
 ) -> Result<(HashMap<String, ServiceMeta>, String), EngineError> {
-    let request = http::Request::builder()
+    let request = ::http::Request::builder()
         .method("GET")
         .uri("/discover")
         .header("accept", protocol::DISCOVERY_ACCEPT)
