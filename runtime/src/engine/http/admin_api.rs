@@ -6,9 +6,9 @@
 use super::admin::{error, json_ok};
 use super::ingress::json_response;
 use super::query::{self, Catalog, QueryLimits};
-use super::status::InvocationStatus;
-use super::store::{invocations, state};
-use super::{Engine, EngineError, HandlerKind, OnMaxAttempts, ServiceKind, protocol};
+use crate::engine::status::InvocationStatus;
+use crate::engine::store::{invocations, state};
+use crate::engine::{Engine, EngineError, HandlerKind, OnMaxAttempts, ServiceKind, protocol};
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
 use http_body_util::BodyExt;
@@ -152,7 +152,7 @@ impl Engine {
             .method("GET")
             .uri("/discover")
             .header("accept", protocol::DISCOVERY_ACCEPT)
-            .body(super::deployment::empty())
+            .body(crate::engine::deployment::empty())
             .expect("a valid request");
         let response = self.inner.deployment.send(request).await?;
         let sdk = response
@@ -307,12 +307,12 @@ impl Engine {
         let mut out = Map::new();
         out.insert("id".into(), json!(catalog.deployment_id));
         match &self.inner.deployment {
-            super::deployment::Deployment::Remote { base, .. } => {
+            crate::engine::deployment::Deployment::Remote { base, .. } => {
                 out.insert("uri".into(), json!(format!("{base}/")));
                 out.insert("protocol_type".into(), json!("BidiStream"));
                 out.insert("http_version".into(), json!("HTTP/2.0"));
             }
-            super::deployment::Deployment::InProcess(_) => {
+            crate::engine::deployment::Deployment::InProcess(_) => {
                 out.insert("uri".into(), json!(catalog.endpoint));
                 out.insert("protocol_type".into(), json!("BidiStream"));
                 out.insert("http_version".into(), json!("HTTP/2.0"));
@@ -369,8 +369,12 @@ impl Engine {
             .and_then(|v| v.parse().ok())
             .unwrap_or(5);
         let (ty, endpoint) = match &self.inner.deployment {
-            super::deployment::Deployment::Remote { base, .. } => ("http", format!("{base}/")),
-            super::deployment::Deployment::InProcess(_) => ("in-process", "in-process:".to_owned()),
+            crate::engine::deployment::Deployment::Remote { base, .. } => {
+                ("http", format!("{base}/"))
+            }
+            crate::engine::deployment::Deployment::InProcess(_) => {
+                ("in-process", "in-process:".to_owned())
+            }
         };
         Catalog {
             services,
@@ -477,8 +481,8 @@ impl Engine {
                 .map(|u| u.trim_end_matches('/').to_owned())
         });
         let ours = match &self.inner.deployment {
-            super::deployment::Deployment::Remote { base, .. } => Some(base.clone()),
-            super::deployment::Deployment::InProcess(_) => None,
+            crate::engine::deployment::Deployment::Remote { base, .. } => Some(base.clone()),
+            crate::engine::deployment::Deployment::InProcess(_) => None,
         };
         match (uri, ours) {
             (Some(uri), Some(ours)) if uri == ours => match self.deployment(false).await {
@@ -609,7 +613,7 @@ impl Engine {
 fn handler_json(
     handler: &Value,
     kind: ServiceKind,
-    meta: Option<&super::ServiceMeta>,
+    meta: Option<&crate::engine::ServiceMeta>,
     service_public: bool,
 ) -> Value {
     let name = handler["name"].as_str().unwrap_or_default();
@@ -746,7 +750,7 @@ pub(crate) fn deployment_id(describe: &str) -> String {
         hash ^= u128::from(*byte);
         hash = hash.wrapping_mul(0x0000000001000000000000000000013B);
     }
-    super::ids::deployment_id(hash)
+    crate::engine::ids::deployment_id(hash)
 }
 
 fn status_only(status: StatusCode) -> Response<Bytes> {

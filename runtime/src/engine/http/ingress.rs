@@ -21,8 +21,8 @@
 //! Only what HTTP alone has is decided here: the paths and their shapes, methods, the `delay`
 //! query, bearer tokens, the body limit of the server.
 
-use super::Engine;
-use super::transport::{bounded_delay, check_size, rejection};
+use crate::engine::Engine;
+use crate::engine::transport::{bounded_delay, check_size, rejection};
 use crate::ingress::{
     Completion, HandlerAddress, HandlerRequest, InvocationRef, Rejection, TerminalFailure,
 };
@@ -236,7 +236,7 @@ fn rejection_response(rejection: Rejection) -> Response<Bytes> {
 /// content type must match the declared one, no body where none is declared, and no empty
 /// body sent as JSON.
 #[derive(Debug, Clone)]
-pub(super) struct InputRule {
+pub(in crate::engine) struct InputRule {
     /// The content type the body must have (`*/*` and `type/*` match as in `Accept`);
     /// `None`: the handler takes no body.
     content_type: Option<String>,
@@ -246,7 +246,7 @@ pub(super) struct InputRule {
 
 impl InputRule {
     /// Reads a handler's `input`; an absent one is the manifest's default (`*/*`, optional).
-    pub(super) fn from_manifest(input: &serde_json::Value) -> InputRule {
+    pub(in crate::engine) fn from_manifest(input: &serde_json::Value) -> InputRule {
         if input.is_null() {
             return InputRule {
                 content_type: Some("*/*".to_owned()),
@@ -261,7 +261,11 @@ impl InputRule {
 
     /// Whether a request with this content type and body may invoke the handler; if not,
     /// why not.
-    pub(super) fn check(&self, content_type: Option<&str>, body: &[u8]) -> Result<(), String> {
+    pub(in crate::engine) fn check(
+        &self,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Result<(), String> {
         match (content_type, self.content_type.as_deref()) {
             (None, _) if body.is_empty() && !self.required => Ok(()),
             (None, None) => Err("the handler takes no input, but the request has a body".into()),

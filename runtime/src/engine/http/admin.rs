@@ -42,8 +42,8 @@
 //! | `PATCH /invocations/{id}/purge-journal` | 200, for a completed invocation: removes its journal, keeps its output |
 
 use super::ingress::{json_response, query_value};
-use super::store::{invocations, journal, state};
-use super::{Engine, EngineError, HandlerKind, ServiceKind, protocol};
+use crate::engine::store::{invocations, journal, state};
+use crate::engine::{Engine, EngineError, HandlerKind, ServiceKind, protocol};
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
 use serde::Serialize;
@@ -263,7 +263,7 @@ impl Engine {
         self.finish(
             &invocation,
             Some((attempts, (409, "killed".to_owned()))),
-            super::Silent::new(),
+            crate::engine::effects::Silent::new(),
         )
         .await
     }

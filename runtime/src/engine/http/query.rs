@@ -565,7 +565,7 @@ fn reason(e: rusqlite::Error) -> String {
 /// Invocations per status (the engine's names), read beside the writer (one short statement
 /// on the status index, so no copy of an in-memory database).
 pub(crate) fn status_counts(source: &str) -> rusqlite::Result<Vec<(String, i64)>> {
-    super::store::invocations::count_by_status(&connect(source)?)
+    crate::engine::store::invocations::count_by_status(&connect(source)?)
 }
 
 /// A read-only connection straight on the engine's database (for an in-memory engine, on its
@@ -646,11 +646,11 @@ fn open(source: &str, catalog: &Catalog) -> rusqlite::Result<Connection> {
         FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
         |ctx| {
             let ty: i64 = ctx.get(0)?;
-            if ty as u16 != super::protocol::SLEEP_COMMAND {
+            if ty as u16 != crate::engine::protocol::SLEEP_COMMAND {
                 return Ok(None);
             }
             let payload: Vec<u8> = ctx.get(1)?;
-            let sleep: Option<super::protocol::pb::SleepCommandMessage> =
+            let sleep: Option<crate::engine::protocol::pb::SleepCommandMessage> =
                 prost::Message::decode(payload.as_slice()).ok();
             Ok(sleep.map(|s| s.wake_up_time as i64))
         },
@@ -711,12 +711,12 @@ fn open(source: &str, catalog: &Catalog) -> rusqlite::Result<Connection> {
         let mut entry =
             connection.prepare("INSERT INTO restate_rs_entry_type VALUES (?1, ?2, ?3)")?;
         for ty in (0x0400u16..0x0500).chain(0x8000..0x8100).chain([0xFBFF]) {
-            if !super::protocol::is_known(ty) {
+            if !crate::engine::protocol::is_known(ty) {
                 continue;
             }
             let name = entry_type_name(ty);
-            let completable = super::protocol::is_command(ty)
-                && super::protocol::is_known(ty.wrapping_add(0x7C00));
+            let completable = crate::engine::protocol::is_command(ty)
+                && crate::engine::protocol::is_known(ty.wrapping_add(0x7C00));
             entry.execute(params![ty, name, completable])?;
         }
     }
@@ -727,7 +727,7 @@ fn open(source: &str, catalog: &Catalog) -> rusqlite::Result<Connection> {
 /// A command as restate-server's `entry_json` has it, for the commands whose shape the CLI
 /// reads (input, output, eager state reads and writes, sleeps); `None` for the others.
 fn entry_json(ty: u16, payload: &[u8]) -> Option<String> {
-    use super::protocol::{self, pb};
+    use crate::engine::protocol::{self, pb};
     use prost::Message;
     let bytes = |v: Option<pb::Value>| v.map(|v| v.content.to_vec()).unwrap_or_default();
     let command = match ty {
@@ -819,7 +819,7 @@ impl rusqlite::functions::Aggregate<Option<Value>, Value> for FirstValue {
 /// restate-server's name of a journal entry type (rows of version 2): `Command: Sleep`,
 /// `Notification: SleepCompletion`.
 fn entry_type_name(ty: u16) -> String {
-    let name = super::protocol::type_name(ty);
+    let name = crate::engine::protocol::type_name(ty);
     if let Some(command) = name.strip_suffix("Command") {
         format!("Command: {command}")
     } else if let Some(notification) = name.strip_suffix("Notification") {
