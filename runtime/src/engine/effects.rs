@@ -333,7 +333,7 @@ impl Engine {
                 name: String::new(),
             },
         );
-        journal::append(tx, &id, input.ty, &input.payload)?;
+        journal::append_first(tx, &id, input.ty, &input.payload)?;
         if let Some(idem_key) = idem_key {
             idempotency::insert(tx, idem_key, &id)?;
         }

@@ -744,13 +744,12 @@ impl Engine {
                 if let Some((attempts, (code, message))) = &failure {
                     invocations::set_failed(tx, &id, *attempts, *code, message)?;
                 }
-                invocations::complete(tx, &id, now, journal_expires, record_expires)?;
+                let (outcome, created) =
+                    invocations::complete(tx, &id, now, journal_expires, record_expires)?
+                        .unwrap_or((Ok(Bytes::new()), now));
                 // What it still waited for will never matter.
                 timers::remove_for(tx, &id)?;
                 waiters::remove_for(tx, &id)?;
-                let outcome = invocations::outcome(tx, &id)?
-                    .flatten()
-                    .unwrap_or(Ok(Bytes::new()));
                 let mut deliveries = Vec::new();
                 for waiter in waiters::take(tx, Awaited::Call, &id)? {
                     let frame = call_completion_frame(waiter.completion_id, &outcome);
@@ -760,7 +759,6 @@ impl Engine {
                     let frame = output_frame(true, waiter.completion_id, Some(&outcome));
                     deliveries.push(enqueue(tx, waiter.invocation_id, frame)?);
                 }
-                let created = invocations::created_at(tx, &id)?; // metrics
                 retention::purge_if_expired(tx, &id, now, journal_expires, record_expires)?;
                 Ok((outcome, deliveries, created))
             })

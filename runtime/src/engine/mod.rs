@@ -800,7 +800,7 @@ impl Engine {
                             created_at: now,
                         },
                     )?;
-                    journal::append(tx, &id, input_frame.ty, &input_frame.payload)?;
+                    journal::append_first(tx, &id, input_frame.ty, &input_frame.payload)?;
                     if let Some(idem_key) = idem_key {
                         idempotency::insert(tx, idem_key, &id)?;
                     }

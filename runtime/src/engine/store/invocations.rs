@@ -336,19 +336,31 @@ pub(crate) fn set_failed(
     Ok(())
 }
 
-/// Marks `id` completed at `now`, with the times its journal and its record expire.
+/// Completes `id` at `now` with the expiry times of its journal and of its record, and
+/// returns how it ended and when it was accepted (`None` if there is no such invocation), in
+/// one statement.
 pub(crate) fn complete(
     tx: &Connection,
     id: &str,
     now: i64,
     journal_expires_at: i64,
     record_expires_at: i64,
-) -> rusqlite::Result<()> {
-    tx.exec(
-        "UPDATE invocations SET status = ?2, completed_at = ?3, journal_expires_at = ?4, record_expires_at = ?5 WHERE id = ?1",
+) -> rusqlite::Result<Option<(Outcome, i64)>> {
+    tx.row(
+        "UPDATE invocations SET status = ?2, completed_at = ?3, journal_expires_at = ?4, record_expires_at = ?5 WHERE id = ?1
+         RETURNING result_value, failure_code, failure_message, created_at",
         params![id, InvocationStatus::Completed, now, journal_expires_at, record_expires_at],
-    )?;
-    Ok(())
+        |r| Ok((outcome_of(r.get(0)?, r.get(1)?, r.get(2)?), r.get(3)?)),
+    )
+    .optional()
+}
+
+/// The outcome stored as a value, or as a failure's code and message.
+fn outcome_of(value: Option<Vec<u8>>, code: Option<i64>, message: Option<String>) -> Outcome {
+    match code {
+        Some(code) => Err((code as u16, message.unwrap_or_default())),
+        None => Ok(Bytes::from(value.unwrap_or_default())),
+    }
 }
 
 /// How `id` ended: `None` when there is no such invocation, `Some(None)` while it has not
@@ -362,25 +374,10 @@ pub(crate) fn outcome(tx: &Connection, id: &str) -> rusqlite::Result<Option<Opti
             if !status.is_completed() {
                 return Ok(None);
             }
-            let value: Option<Vec<u8>> = r.get(1)?;
-            let code: Option<i64> = r.get(2)?;
-            let message: Option<String> = r.get(3)?;
-            Ok(Some(match code {
-                Some(code) => Err((code as u16, message.unwrap_or_default())),
-                None => Ok(Bytes::from(value.unwrap_or_default())),
-            }))
+            Ok(Some(outcome_of(r.get(1)?, r.get(2)?, r.get(3)?)))
         },
     )
     .optional()
-}
-
-/// When `id` was accepted (ms since the epoch).
-pub(crate) fn created_at(tx: &Connection, id: &str) -> rusqlite::Result<i64> {
-    tx.row(
-        "SELECT created_at FROM invocations WHERE id = ?1",
-        [id],
-        |r| r.get(0),
-    )
 }
 
 /// Whether an exclusive handler or a workflow's run holds `service`'s `key` (running,
@@ -638,7 +635,6 @@ mod tests {
             Some("inv_w")
         );
         assert_eq!(workflow_run(&db, "Counter", "bob").unwrap(), None);
-        assert_eq!(created_at(&db, "inv_w").unwrap(), 7);
         assert!(key_in_use(&db, "Counter", "ada").is_ok_and(|busy| !busy));
         set_status(&db, "inv_w", InvocationStatus::Running).unwrap();
         assert!(key_in_use(&db, "Counter", "ada").unwrap());
@@ -662,7 +658,12 @@ mod tests {
         assert_eq!(outcome(&db, "inv_2").unwrap(), None);
         set_output(&db, "inv_1", &Ok(Bytes::from_static(b"42"))).unwrap();
         assert_eq!(outcome(&db, "inv_1").unwrap(), Some(None));
-        complete(&db, "inv_1", 10, 20, 30).unwrap();
+        // Completing answers how it ended and when it was accepted.
+        assert_eq!(
+            complete(&db, "inv_1", 10, 20, 30).unwrap(),
+            Some((Ok(Bytes::from_static(b"42")), 7))
+        );
+        assert_eq!(complete(&db, "inv_2", 10, 20, 30).unwrap(), None);
         assert_eq!(
             outcome(&db, "inv_1").unwrap(),
             Some(Some(Ok(Bytes::from_static(b"42"))))

@@ -45,6 +45,20 @@ pub(crate) fn append(tx: &Connection, id: &str, ty: u16, payload: &[u8]) -> rusq
     Ok(idx as u32)
 }
 
+/// Writes the first entry (index 0) of the journal of a new invocation `id`: its input.
+pub(crate) fn append_first(
+    tx: &Connection,
+    id: &str,
+    ty: u16,
+    payload: &[u8],
+) -> rusqlite::Result<()> {
+    tx.exec(
+        "INSERT INTO journal (invocation_id, idx, ty, payload) VALUES (?1, 0, ?2, ?3)",
+        params![id, ty as i64, payload],
+    )?;
+    Ok(())
+}
+
 /// The journal of `id`, in order.
 pub(crate) fn read(tx: &Connection, id: &str) -> rusqlite::Result<Vec<Entry>> {
     tx.rows(READ, [id], entry)
@@ -95,7 +109,9 @@ mod tests {
     #[test]
     fn entries_are_read_in_the_order_they_were_appended() {
         let db = super::super::tests::database();
-        assert_eq!(append(&db, "inv_a", 0x0400, b"input").unwrap(), 0);
+        append_first(&db, "inv_a", 0x0400, b"input").unwrap();
+        // A journal has one first entry.
+        assert!(append_first(&db, "inv_a", 0x0400, b"twice").is_err());
         assert_eq!(append(&db, "inv_b", 0x0400, b"other").unwrap(), 0);
         assert_eq!(append(&db, "inv_a", 0x8001, b"one").unwrap(), 1);
         assert_eq!(append(&db, "inv_a", 0x0800, b"two").unwrap(), 2);
