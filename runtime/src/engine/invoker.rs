@@ -14,7 +14,7 @@ use super::effects::{
 use super::http::metrics;
 use super::protocol::{self, Frame, FrameDecoder, pb};
 use super::retention;
-use super::status::InvocationStatus;
+use super::status::{Event, InvocationStatus};
 use super::store::invocations::{self, Invocation};
 use super::store::waiters::{self, Awaited};
 use super::store::{journal, outbox, state, timers};
@@ -53,15 +53,12 @@ impl Engine {
         } else {
             true
         };
-        let status = if start {
-            InvocationStatus::Running
-        } else {
-            InvocationStatus::Inboxed
-        };
         let owned = id.to_owned();
         self.inner
             .store
-            .stage(move |tx| invocations::set_status(tx, &owned, status))
+            .stage(move |tx| {
+                invocations::transition(tx, &owned, Event::Admitted { key_free: start })
+            })
             .await?;
         if start {
             self.spawn_attempt(id.to_owned());
@@ -112,7 +109,7 @@ impl Engine {
                             None | Some(InvocationStatus::Completed) => {}
                             Some(InvocationStatus::Suspended) => {
                                 journal::append(tx, &id, ty, &payload)?;
-                                invocations::set_status(tx, &id, InvocationStatus::Running)?;
+                                invocations::transition(tx, &id, Event::Woken)?;
                             }
                             Some(_) => {
                                 journal::append(tx, &id, ty, &payload)?;
@@ -636,12 +633,7 @@ impl Engine {
                         _ => false,
                     }
                 });
-                let status = if ready {
-                    InvocationStatus::Running
-                } else {
-                    InvocationStatus::Suspended
-                };
-                invocations::set_status_unless_completed(tx, &id, status)?;
+                invocations::transition(tx, &id, Event::Idle { ready })?;
                 Ok(ready)
             })
             .await?;
@@ -680,15 +672,11 @@ impl Engine {
         }
         let id = invocation.id.clone();
         let run_at = now_ms(&*self.inner.clock) + delay.as_millis() as i64;
-        let (status, next) = if pause {
-            (InvocationStatus::Paused, None)
-        } else {
-            (InvocationStatus::Backoff, Some(run_at))
-        };
+        let next = (!pause).then_some(run_at);
         self.inner
             .store
             .run(move |tx| {
-                invocations::record_failed_attempt(tx, &id, status, attempts, next, &message)
+                invocations::record_failed_attempt(tx, &id, pause, attempts, next, &message)
             })
             .await?;
         if pause {
@@ -745,8 +733,16 @@ impl Engine {
                     invocations::set_failed(tx, &id, *attempts, *code, message)?;
                 }
                 let (outcome, created) =
-                    invocations::complete(tx, &id, now, journal_expires, record_expires)?
-                        .unwrap_or((Ok(Bytes::new()), now));
+                    match invocations::complete(tx, &id, now, journal_expires, record_expires)? {
+                        Some(completed) => completed,
+                        // Completed already (killed meanwhile): it keeps its first outcome.
+                        None => (
+                            invocations::outcome(tx, &id)?
+                                .flatten()
+                                .unwrap_or(Ok(Bytes::new())),
+                            now,
+                        ),
+                    };
                 // What it still waited for will never matter.
                 timers::remove_for(tx, &id)?;
                 waiters::remove_for(tx, &id)?;
@@ -817,7 +813,7 @@ impl Engine {
             .stage(move |tx| {
                 let next = invocations::next_inboxed(tx, &s, &k)?;
                 if let Some(next) = &next {
-                    invocations::set_status(tx, next, InvocationStatus::Running)?;
+                    invocations::transition(tx, next, Event::Admitted { key_free: true })?;
                 }
                 Ok(next)
             })

@@ -8,7 +8,7 @@
 use super::deployment::{self, Deployment};
 use super::effects::{Delivery, raw_frame};
 use super::http::ingress;
-use super::status::{InvocationStatus, Recovery};
+use super::status::{Event, InvocationStatus, Recovery};
 use super::store::{invocations, outbox};
 use super::{Engine, EngineError, HandlerConfig, HandlerKind, ServiceKind, ServiceMeta, protocol};
 use bytes::Bytes;
@@ -38,16 +38,16 @@ impl Engine {
             for row in &rows {
                 let id = &row.id;
                 match row.status.recovery() {
-                    Recovery::Restart => to_start.push(id.clone()),
+                    Recovery::Restart => to_start.push((id.clone(), Event::Restarted)),
                     Recovery::Admit | Recovery::Queue => {
                         if !row.kind.holds_key() {
-                            to_start.push(id.clone());
+                            to_start.push((id.clone(), Event::Admitted { key_free: true }));
                             continue;
                         }
                         match sched.held.entry((row.service.clone(), row.key.clone())) {
                             std::collections::hash_map::Entry::Vacant(free) => {
                                 free.insert(id.clone());
-                                to_start.push(id.clone());
+                                to_start.push((id.clone(), Event::Admitted { key_free: true }));
                             }
                             std::collections::hash_map::Entry::Occupied(_) => {
                                 if row.status != InvocationStatus::Inboxed {
@@ -68,11 +68,11 @@ impl Engine {
             .inner
             .store
             .run(move |tx| {
-                for id in &starting {
-                    invocations::set_status(tx, id, InvocationStatus::Running)?;
+                for (id, event) in &starting {
+                    invocations::transition(tx, id, *event)?;
                 }
                 for id in &queued {
-                    invocations::set_status(tx, id, InvocationStatus::Inboxed)?;
+                    invocations::transition(tx, id, Event::Admitted { key_free: false })?;
                 }
                 Ok(outbox::all(tx)?
                     .into_iter()
@@ -84,7 +84,7 @@ impl Engine {
                     .collect())
             })
             .await?;
-        for id in to_start {
+        for (id, _) in to_start {
             self.spawn_attempt(id);
         }
         self.deliver(outbox).await

@@ -1,4 +1,5 @@
-//! An invocation's status, as the engine stores it, and what recovery does with each.
+//! An invocation's status, as the engine stores it, the events that change it and the one
+//! function that says to what ([`InvocationStatus::on`]), and what recovery does with each.
 //!
 //! The status is a type, mapped to the `status` column of the invocations table: the rest of
 //! the engine never spells one as text. Every status that is not terminal has one recovery
@@ -126,6 +127,57 @@ impl InvocationStatus {
     }
 }
 
+/// What happens to an invocation, as far as its status goes. [`InvocationStatus::on`] is the
+/// one place that says which status each leads to, from which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Event {
+    /// Its time came: a delayed invocation becomes pending, a retry starts.
+    Due,
+    /// Admission: it takes its key and runs when the key is free, or queues behind the
+    /// holder. Also what hands the key to the next invocation queued on it.
+    Admitted { key_free: bool },
+    /// Recovery starts a new attempt of an invocation that was running.
+    Restarted,
+    /// Its attempt went idle (suspension): it suspends, unless what it awaits has arrived.
+    Idle { ready: bool },
+    /// What a suspended invocation awaits arrived.
+    Woken,
+    /// An attempt failed with a retryable error: it backs off, or pauses when its retry
+    /// policy is used up and says so.
+    AttemptFailed { pause: bool },
+    /// An operator paused an invocation waiting for its next retry.
+    Paused,
+    /// An operator resumed a paused invocation.
+    Resumed,
+    /// It ended: with an output, a terminal error, a kill, or a retry policy used up.
+    Ended,
+}
+
+impl InvocationStatus {
+    /// The status `event` leads to from this one; `None` when it cannot happen here (an
+    /// invocation that has ended never changes again; a suspended one is not admitted).
+    pub(crate) fn on(self, event: Event) -> Option<InvocationStatus> {
+        use InvocationStatus::*;
+        match (self, event) {
+            (Scheduled, Event::Due) => Some(Pending),
+            (Backoff, Event::Due) => Some(Running),
+            (Pending | Inboxed, Event::Admitted { key_free: true }) => Some(Running),
+            (Pending | Inboxed, Event::Admitted { key_free: false }) => Some(Inboxed),
+            (Running, Event::Restarted) => Some(Running),
+            (Running, Event::Idle { ready: true }) => Some(Running),
+            (Running, Event::Idle { ready: false }) => Some(Suspended),
+            (Suspended, Event::Woken) => Some(Running),
+            (Running, Event::AttemptFailed { pause: false }) => Some(Backoff),
+            (Running, Event::AttemptFailed { pause: true }) => Some(Paused),
+            (Backoff, Event::Paused) => Some(Paused),
+            (Paused, Event::Resumed) => Some(Running),
+            (Completed, _) => None,
+            (_, Event::Ended) => Some(Completed),
+            _ => None,
+        }
+    }
+}
+
 impl std::fmt::Display for InvocationStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -168,6 +220,80 @@ mod tests {
                 status.recovery() == Recovery::Nothing,
                 status.is_completed(),
                 "{status}"
+            );
+        }
+    }
+
+    /// Every event with every value of its fields.
+    const EVENTS: [Event; 12] = [
+        Event::Due,
+        Event::Admitted { key_free: true },
+        Event::Admitted { key_free: false },
+        Event::Restarted,
+        Event::Idle { ready: true },
+        Event::Idle { ready: false },
+        Event::Woken,
+        Event::AttemptFailed { pause: false },
+        Event::AttemptFailed { pause: true },
+        Event::Paused,
+        Event::Resumed,
+        Event::Ended,
+    ];
+
+    /// The whole table of transitions, written out: a change to `on` must change this too.
+    #[test]
+    fn transitions() {
+        let mut table = Vec::new();
+        for from in InvocationStatus::ALL {
+            for event in EVENTS {
+                if let Some(to) = from.on(event) {
+                    table.push(format!("{from} --{event:?}--> {to}"));
+                }
+            }
+        }
+        let expected = [
+            "scheduled --Due--> pending",
+            "scheduled --Ended--> completed",
+            "pending --Admitted { key_free: true }--> running",
+            "pending --Admitted { key_free: false }--> inboxed",
+            "pending --Ended--> completed",
+            "inboxed --Admitted { key_free: true }--> running",
+            "inboxed --Admitted { key_free: false }--> inboxed",
+            "inboxed --Ended--> completed",
+            "running --Restarted--> running",
+            "running --Idle { ready: true }--> running",
+            "running --Idle { ready: false }--> suspended",
+            "running --AttemptFailed { pause: false }--> backoff",
+            "running --AttemptFailed { pause: true }--> paused",
+            "running --Ended--> completed",
+            "suspended --Woken--> running",
+            "suspended --Ended--> completed",
+            "backoff --Due--> running",
+            "backoff --Paused--> paused",
+            "backoff --Ended--> completed",
+            "paused --Resumed--> running",
+            "paused --Ended--> completed",
+        ];
+        assert_eq!(table, expected);
+    }
+
+    /// Every status but the terminal one can end, and the terminal one never changes; every
+    /// status that holds its key leaves it only by ending or (backoff, paused) by running
+    /// again, so a key is never released by a status change alone.
+    #[test]
+    fn completed_is_terminal_and_keys_are_kept_until_the_end() {
+        for from in InvocationStatus::ALL {
+            for event in EVENTS {
+                let Some(to) = from.on(event) else { continue };
+                assert!(!from.is_completed(), "{from} --{event:?}--> {to}");
+                if from.holds_key() && !to.is_completed() {
+                    assert!(to.holds_key(), "{from} --{event:?}--> {to}");
+                }
+            }
+            assert_eq!(
+                from.on(Event::Ended).is_some(),
+                !from.is_completed(),
+                "{from}"
             );
         }
     }

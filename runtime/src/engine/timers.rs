@@ -6,7 +6,7 @@
 
 use super::effects::enqueue;
 use super::protocol::{self, Frame, pb};
-use super::status::InvocationStatus;
+use super::status::{Event, InvocationStatus};
 use super::store::{invocations, timers};
 use super::{Engine, EngineError, now_ms};
 use std::time::Duration;
@@ -43,13 +43,8 @@ impl Engine {
                         deliveries.push(enqueue(tx, invocation_id, frame)?);
                     }
                     let started = invocations::due(tx, now)?;
-                    for invocations::Scheduled { id, status, .. } in &started {
-                        let next = if *status == InvocationStatus::Backoff {
-                            InvocationStatus::Running
-                        } else {
-                            InvocationStatus::Pending
-                        };
-                        invocations::set_status(tx, id, next)?;
+                    for invocations::Scheduled { id, .. } in &started {
+                        invocations::transition(tx, id, Event::Due)?;
                     }
                     let next = timers::next_due(tx)?;
                     Ok((deliveries, started, next))

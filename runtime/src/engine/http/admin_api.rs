@@ -6,7 +6,7 @@
 use super::admin::{error, json_ok};
 use super::ingress::json_response;
 use super::query::{self, Catalog, QueryLimits};
-use crate::engine::status::InvocationStatus;
+use crate::engine::status::{Event, InvocationStatus};
 use crate::engine::store::{invocations, state};
 use crate::engine::{Engine, EngineError, HandlerKind, OnMaxAttempts, ServiceKind, protocol};
 use bytes::Bytes;
@@ -510,7 +510,7 @@ impl Engine {
             .run(move |tx| {
                 let status = invocations::status(tx, &id)?;
                 if status == Some(InvocationStatus::Backoff) {
-                    invocations::set_status(tx, &id, InvocationStatus::Paused)?;
+                    invocations::transition(tx, &id, Event::Paused)?;
                 }
                 Ok(status)
             })

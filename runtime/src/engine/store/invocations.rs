@@ -7,7 +7,7 @@
 
 use super::Sql;
 use crate::engine::ids::ids_of_raw;
-use crate::engine::status::InvocationStatus;
+use crate::engine::status::{Event, InvocationStatus};
 use crate::engine::{HandlerKind, Outcome};
 use bytes::Bytes;
 use rusqlite::types::{FromSql, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
@@ -253,55 +253,60 @@ pub(crate) fn status(tx: &Connection, id: &str) -> rusqlite::Result<Option<Invoc
     .optional()
 }
 
-/// Sets the status of `id`.
-pub(crate) fn set_status(
+/// Applies `event` to the status of `id` (see [`InvocationStatus::on`]) and returns the new
+/// status; `None`, with nothing written, when there is no such invocation or the event cannot
+/// happen in its status (an invocation that ended is never changed again).
+pub(crate) fn transition(
     tx: &Connection,
     id: &str,
-    status: InvocationStatus,
-) -> rusqlite::Result<()> {
-    tx.exec(
-        "UPDATE invocations SET status = ?2 WHERE id = ?1",
-        params![id, status],
-    )?;
-    Ok(())
+    event: Event,
+) -> rusqlite::Result<Option<InvocationStatus>> {
+    let Some(from) = status(tx, id)? else {
+        return Ok(None);
+    };
+    let Some(to) = from.on(event) else {
+        if !from.is_completed() {
+            tracing::warn!("invocation {id}: {event:?} cannot happen while {from}; ignored");
+        }
+        return Ok(None);
+    };
+    if to != from {
+        tx.exec(
+            "UPDATE invocations SET status = ?2 WHERE id = ?1",
+            params![id, to],
+        )?;
+    }
+    Ok(Some(to))
 }
 
-/// Sets the status of `id` unless it has completed.
-pub(crate) fn set_status_unless_completed(
-    tx: &Connection,
-    id: &str,
-    status: InvocationStatus,
-) -> rusqlite::Result<()> {
-    tx.exec(
-        "UPDATE invocations SET status = ?2 WHERE id = ?1 AND status != ?3",
-        params![id, status, InvocationStatus::Completed],
-    )?;
-    Ok(())
-}
-
-/// Makes a paused invocation `id` running again, with its attempts counted from zero; false
-/// when there is no such paused invocation.
+/// Resumes a paused invocation `id` ([`Event::Resumed`]), with its attempts counted from
+/// zero; false when there is no such paused invocation.
 pub(crate) fn resume_paused(tx: &Connection, id: &str) -> rusqlite::Result<bool> {
-    Ok(tx.exec(
-        "UPDATE invocations SET status = ?2, attempts = 0 WHERE id = ?1 AND status = ?3",
-        params![id, InvocationStatus::Running, InvocationStatus::Paused],
-    )? == 1)
+    if status(tx, id)? != Some(InvocationStatus::Paused) {
+        return Ok(false);
+    }
+    transition(tx, id, Event::Resumed)?;
+    tx.exec("UPDATE invocations SET attempts = 0 WHERE id = ?1", [id])?;
+    Ok(true)
 }
 
-/// Records a failed attempt of `id`: its status (backoff or paused), the attempts so far, when
-/// to try again (unchanged for `None`) and the error.
+/// Records a failed attempt of `id` ([`Event::AttemptFailed`]: backoff, or paused), the
+/// attempts so far, when to try again (unchanged for `None`) and the error; nothing when it
+/// has ended meanwhile.
 pub(crate) fn record_failed_attempt(
     tx: &Connection,
     id: &str,
-    status: InvocationStatus,
+    pause: bool,
     attempts: u32,
     run_at: Option<i64>,
     error: &str,
 ) -> rusqlite::Result<()> {
-    tx.exec(
-        "UPDATE invocations SET status = ?2, attempts = ?3, run_at = COALESCE(?4, run_at), last_error = ?5 WHERE id = ?1",
-        params![id, status, attempts, run_at, error],
-    )?;
+    if transition(tx, id, Event::AttemptFailed { pause })?.is_some() {
+        tx.exec(
+            "UPDATE invocations SET attempts = ?2, run_at = COALESCE(?3, run_at), last_error = ?4 WHERE id = ?1",
+            params![id, attempts, run_at, error],
+        )?;
+    }
     Ok(())
 }
 
@@ -336,9 +341,9 @@ pub(crate) fn set_failed(
     Ok(())
 }
 
-/// Completes `id` at `now` with the expiry times of its journal and of its record, and
-/// returns how it ended and when it was accepted (`None` if there is no such invocation), in
-/// one statement.
+/// Completes `id` at `now` ([`Event::Ended`]) with the expiry times of its journal and of its
+/// record, and returns how it ended and when it was accepted; `None` if there is no such
+/// invocation or it had completed already (it is left as it was).
 pub(crate) fn complete(
     tx: &Connection,
     id: &str,
@@ -346,6 +351,12 @@ pub(crate) fn complete(
     journal_expires_at: i64,
     record_expires_at: i64,
 ) -> rusqlite::Result<Option<(Outcome, i64)>> {
+    if status(tx, id)?
+        .and_then(|from| from.on(Event::Ended))
+        .is_none()
+    {
+        return Ok(None);
+    }
     tx.row(
         "UPDATE invocations SET status = ?2, completed_at = ?3, journal_expires_at = ?4, record_expires_at = ?5 WHERE id = ?1
          RETURNING result_value, failure_code, failure_message, created_at",
@@ -586,7 +597,10 @@ mod tests {
             next_inboxed(&db, "Counter", "a").unwrap().as_deref(),
             Some("inv_4")
         );
-        set_status(&db, "inv_4", InvocationStatus::Running).unwrap();
+        assert_eq!(
+            transition(&db, "inv_4", Event::Admitted { key_free: true }).unwrap(),
+            Some(InvocationStatus::Running)
+        );
         assert_eq!(
             next_inboxed(&db, "Counter", "a").unwrap().as_deref(),
             Some("inv_5")
@@ -636,7 +650,7 @@ mod tests {
         );
         assert_eq!(workflow_run(&db, "Counter", "bob").unwrap(), None);
         assert!(key_in_use(&db, "Counter", "ada").is_ok_and(|busy| !busy));
-        set_status(&db, "inv_w", InvocationStatus::Running).unwrap();
+        transition(&db, "inv_w", Event::Admitted { key_free: true }).unwrap();
         assert!(key_in_use(&db, "Counter", "ada").unwrap());
         assert_eq!(count_by_status(&db).unwrap(), [("running".to_owned(), 1)]);
     }
@@ -664,11 +678,17 @@ mod tests {
             Some((Ok(Bytes::from_static(b"42")), 7))
         );
         assert_eq!(complete(&db, "inv_2", 10, 20, 30).unwrap(), None);
+        // An invocation that ended stays as it ended.
+        assert_eq!(complete(&db, "inv_1", 11, 21, 31).unwrap(), None);
+        assert_eq!(transition(&db, "inv_1", Event::Woken).unwrap(), None);
         assert_eq!(
             outcome(&db, "inv_1").unwrap(),
             Some(Some(Ok(Bytes::from_static(b"42"))))
         );
-        set_status_unless_completed(&db, "inv_1", InvocationStatus::Suspended).unwrap();
+        assert_eq!(
+            transition(&db, "inv_1", Event::Idle { ready: false }).unwrap(),
+            None
+        );
         assert_eq!(
             status(&db, "inv_1").unwrap(),
             Some(InvocationStatus::Completed)
