@@ -34,6 +34,11 @@ pub(crate) fn new_invocation_raw() -> [u8; 16] {
     ((millis << 80) | random).to_le_bytes()
 }
 
+/// The seed of a new invocation's deterministic random generator (`ctx.rand()`).
+pub(crate) fn random_seed() -> u64 {
+    uuid::Uuid::new_v4().as_u64_pair().0
+}
+
 /// An invocation id for the 16 bytes `raw` of an invocation (see [`new_invocation_raw`]):
 /// `inv_1`, the partition key (here the high 8 bytes of `raw`, so that the id begins with the
 /// time it was made), the invocation's 16 bytes; 38 characters in all.

@@ -7,10 +7,11 @@
 //! each command does, [`crash`](super::crash) for the test harness's crash points, the store's
 //! typed functions, the deployment and the protocol.
 
-use super::crash::CrashPoint;
-use super::effects::{
-    Command, Delivery, Effect, Silent, call_completion_frame, enqueue, output_frame, raw_frame,
+use super::core::{
+    self, Command, Delivery, Effect, Silent, call_completion_frame, enqueue, output_frame,
+    raw_frame,
 };
+use super::crash::CrashPoint;
 use super::http::metrics;
 use super::protocol::{self, Frame, FrameDecoder, pb};
 use super::retention;
@@ -21,7 +22,6 @@ use super::store::{journal, outbox, state, timers};
 use super::{Engine, EngineError, HandlerKind, Loaded, OnMaxAttempts, Target, now_ms};
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use rusqlite::Transaction;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -530,21 +530,19 @@ impl Engine {
                 Err(e) => call.target_missing = Some(e.to_string()),
             }
         }
-        let engine = self.clone();
         // Staged: a command needs no acknowledgement, and what it answers at once goes only
         // to this invocation's handler; the next commit makes it durable.
-        let (immediate, effects) = self
+        let applied = self
             .inner
             .store
             .stage(move |tx| {
-                engine.journal_silent(tx, &inv, silent, now)?;
-                journal::append(tx, &inv.id, frame.ty, &frame.payload)?;
-                engine.command_effects(tx, &inv, command, now)
+                core::journal_silent(tx, &inv, silent, now)?;
+                core::apply(tx, &inv, &frame, command, now)
             })
             .await?;
         // Notifications for this invocation itself: already journaled, send them now.
-        self.send_to_attempt(&invocation.id, immediate);
-        Ok(effects)
+        self.send_to_attempt(&invocation.id, applied.frames);
+        Ok(applied.effects)
     }
 
     /// Sends journaled frames to the attempt of `id` in flight, if there is one (otherwise
@@ -562,26 +560,6 @@ impl Engine {
         }
     }
 
-    /// Journals and applies the commands held back since the attempt's last job, in order.
-    /// They answer nothing and affect no other invocation.
-    fn journal_silent(
-        &self,
-        tx: &Transaction<'_>,
-        inv: &Invocation,
-        silent: Silent,
-        now: i64,
-    ) -> rusqlite::Result<()> {
-        for (frame, command) in silent {
-            journal::append(tx, &inv.id, frame.ty, &frame.payload)?;
-            let (own, effects) = self.command_effects(tx, inv, command, now)?;
-            debug_assert!(
-                own.is_empty() && effects.is_empty(),
-                "a silent command answered"
-            );
-        }
-        Ok(())
-    }
-
     /// Journals a `ctx.run` result, with the commands held back before it, and hands it to
     /// the handler once committed: the handler may act on it outside, so it must not be
     /// lost.
@@ -593,13 +571,13 @@ impl Engine {
         notification: Frame,
     ) -> Result<(), EngineError> {
         let _guard = lock.lock().await;
-        let (engine, inv) = (self.clone(), invocation.clone());
+        let inv = invocation.clone();
         let now = now_ms(&*self.inner.clock);
         let (ty, payload) = (notification.ty, notification.payload.clone());
         self.inner
             .store
             .run(move |tx| {
-                engine.journal_silent(tx, &inv, silent, now)?;
+                core::journal_silent(tx, &inv, silent, now)?;
                 journal::append(tx, &inv.id, ty, &payload).map(drop)
             })
             .await?;
@@ -614,7 +592,7 @@ impl Engine {
         silent: Silent,
     ) -> Result<(), EngineError> {
         let id = invocation.id.clone();
-        let (engine, inv) = (self.clone(), invocation.clone());
+        let inv = invocation.clone();
         let now = now_ms(&*self.inner.clock);
         let completions = awaited.waiting_completions.clone();
         let signals = awaited.waiting_signals.clone();
@@ -623,7 +601,7 @@ impl Engine {
             .inner
             .store
             .stage(move |tx| {
-                engine.journal_silent(tx, &inv, silent, now)?;
+                core::journal_silent(tx, &inv, silent, now)?;
                 let arrived = journal::notifications(tx, &id)?;
                 let ready = arrived.into_iter().any(|entry| {
                     let frame = raw_frame(entry.ty, Bytes::from(entry.payload));
@@ -718,7 +696,7 @@ impl Engine {
         silent: Silent,
     ) -> Result<(), EngineError> {
         let id = invocation.id.clone();
-        let (engine, inv) = (self.clone(), invocation.clone());
+        let inv = invocation.clone();
         let now = now_ms(&*self.inner.clock);
         let (journal, record) = self.retention_of(invocation);
         let expires =
@@ -728,7 +706,7 @@ impl Engine {
             .inner
             .store
             .run(move |tx| {
-                engine.journal_silent(tx, &inv, silent, now)?;
+                core::journal_silent(tx, &inv, silent, now)?;
                 if let Some((attempts, (code, message))) = &failure {
                     invocations::set_failed(tx, &id, *attempts, *code, message)?;
                 }

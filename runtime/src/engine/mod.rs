@@ -29,6 +29,7 @@
 //! retryable errors, terminal errors, idempotency keys, attach and output.
 
 mod clock;
+mod core;
 mod crash;
 mod deployment;
 mod effects;
@@ -52,10 +53,10 @@ pub use self::http::ingress::{AdminServer, IngressServeError, IngressServer, MAX
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use crash::CrashPoint;
 
+use self::core::{Delivery, awakeable_delivery, enqueue, promise_frame, promise_target};
 use self::http::{ingress, metrics};
 use bytes::Bytes;
 use deployment::Deployment;
-use effects::{Delivery, awakeable_delivery, enqueue, promise_frame, promise_target};
 use protocol::{Frame, pb};
 use recovery::discover;
 use restate_sdk::endpoint::Endpoint;

@@ -5,8 +5,8 @@
 //! May use: the engine's shared types (`Inner`, `Sched`), the invoker (to restart attempts and
 //! deliver the outbox), the store's typed functions and the deployment.
 
+use super::core::{Delivery, raw_frame};
 use super::deployment::{self, Deployment};
-use super::effects::{Delivery, raw_frame};
 use super::http::ingress;
 use super::status::{Event, InvocationStatus, Recovery};
 use super::store::{invocations, outbox};

@@ -221,7 +221,7 @@ async fn broken_deployment() -> crate::serve::RunningServer {
                     .unwrap_or_default();
                 http::Response::from_parts(parts, Full::new(body))
             } else {
-                let garbage = super::effects::raw_frame(
+                let garbage = super::core::raw_frame(
                     super::protocol::SET_STATE_COMMAND,
                     bytes::Bytes::from_static(&[0xff, 0xff, 0xff]),
                 );

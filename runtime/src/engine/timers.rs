@@ -4,7 +4,7 @@
 //! May use: the engine's shared types, the invoker (to start attempts and deliver) and the
 //! store's typed functions.
 
-use super::effects::enqueue;
+use super::core::enqueue;
 use super::protocol::{self, Frame, pb};
 use super::status::{Event, InvocationStatus};
 use super::store::{invocations, timers};

@@ -263,7 +263,7 @@ impl Engine {
         self.finish(
             &invocation,
             Some((attempts, (409, "killed".to_owned()))),
-            crate::engine::effects::Silent::new(),
+            crate::engine::core::Silent::new(),
         )
         .await
     }

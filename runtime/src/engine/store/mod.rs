@@ -353,6 +353,14 @@ fn run_job(tx: &Transaction<'_>, work: Work) -> (Box<dyn FnOnce(bool) + Send>, b
     (reply, ok || tx.total_changes() == before)
 }
 
+/// An in-memory database with the engine's schema, for unit tests.
+#[cfg(test)]
+pub(crate) fn memory_database() -> Connection {
+    let connection = Connection::open_in_memory().expect("an in-memory database");
+    prepare(&connection, ":memory:", false).expect("the engine's schema");
+    connection
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,9 +369,7 @@ mod tests {
 
     /// An in-memory database with the engine's schema, for the tests of each table.
     pub(super) fn database() -> Connection {
-        let connection = Connection::open_in_memory().unwrap();
-        prepare(&connection, ":memory:", false).unwrap();
-        connection
+        memory_database()
     }
 
     /// The statements the engine runs for every invocation, bound with changing values, are
