@@ -35,6 +35,7 @@ pub(crate) mod promises;
 mod schema;
 pub(crate) mod state;
 pub(crate) mod timers;
+pub(crate) mod views;
 pub(crate) mod waiters;
 
 use rusqlite::{Connection, Params, Row, Transaction};
