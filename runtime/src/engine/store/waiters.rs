@@ -52,23 +52,33 @@ pub(crate) fn add(
     Ok(())
 }
 
-/// Removes and returns whoever waits for `target`, in one statement (most targets have
-/// nobody waiting: a lookup and a delete each cost a seek for nothing).
+/// Removes and returns whoever waits for `target`. Most targets have nobody waiting: a lookup
+/// finds that, and the delete runs only when there is someone. (`DELETE ... RETURNING` in one
+/// statement cost more: SQLite gathers the returned rows in a temporary table that it opens
+/// and closes at every run, found or not.)
 pub(crate) fn take(
     tx: &Connection,
     awaited: Awaited,
     target: &str,
 ) -> rusqlite::Result<Vec<Waiter>> {
-    tx.rows(
-        "DELETE FROM waiters WHERE kind = ?1 AND target = ?2 RETURNING invocation_id, completion_id",
-        params![awaited.as_str(), target],
+    let params = params![awaited.as_str(), target];
+    let waiting = tx.rows(
+        "SELECT invocation_id, completion_id FROM waiters WHERE kind = ?1 AND target = ?2",
+        params,
         |r| {
             Ok(Waiter {
                 invocation_id: r.get(0)?,
                 completion_id: r.get::<_, i64>(1)? as u32,
             })
         },
-    )
+    )?;
+    if !waiting.is_empty() {
+        tx.exec(
+            "DELETE FROM waiters WHERE kind = ?1 AND target = ?2",
+            params,
+        )?;
+    }
+    Ok(waiting)
 }
 
 /// Forgets what `invocation_id` waits for.
