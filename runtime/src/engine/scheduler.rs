@@ -445,7 +445,7 @@ mod tests {
     }
 
     #[test]
-    fn an_invocation_given_the_key_while_its_last_attempt_ends_runs_after_it() {
+    fn a_killed_holder_hands_its_key_at_once_and_its_late_end_changes_nothing() {
         // Recovery: `a` holds the key (backoff) and its retry is started; `b` waits. Then a
         // kill ends `a` while its attempt is in flight: `b` starts at once (as it would after
         // any kill), and `a`'s late end changes nothing.
@@ -461,6 +461,109 @@ mod tests {
             ["b: Admitted { key_free: true }", "spawn b"]
         );
         assert!(decide(&mut sched, [ended("a")]).is_empty());
+    }
+
+    /// Carries out the status changes of `actions` as the task does (queued, not awaited);
+    /// the invocations it would start.
+    fn carry(store: &crate::engine::store::Store, actions: &mut Vec<Action>) -> Vec<String> {
+        let mut spawned = Vec::new();
+        for action in actions.drain(..) {
+            match action {
+                Action::Transition(id, event) => store
+                    .stage_detached(move |tx| invocations::transition(tx, &id, event).map(drop)),
+                Action::Spawn(id, _) => spawned.push(id),
+            }
+        }
+        spawned
+    }
+
+    /// The status on file of each of `ids`, and the first inboxed on `Counter/k`, read by a
+    /// job queued after everything carried out so far.
+    async fn on_file(
+        store: &crate::engine::store::Store,
+        ids: &'static [&'static str],
+    ) -> (Vec<String>, Option<String>) {
+        store
+            .run(move |tx| {
+                let mut statuses = Vec::new();
+                for id in ids {
+                    let status = invocations::status(tx, id)?.expect("on file");
+                    statuses.push(format!("{id} {status}"));
+                }
+                Ok((statuses, invocations::next_inboxed(tx, "Counter", "k")?))
+            })
+            .await
+            .unwrap()
+    }
+
+    /// Driven against a store in memory: the status changes it decides, queued without
+    /// waiting, are on file before anything read after them, and the store's order of the
+    /// queue (what recovery rebuilds it from) is the scheduler's.
+    #[tokio::test]
+    async fn its_decisions_reach_the_store_in_order() {
+        use crate::engine::store::{Store, invocations::NewInvocation};
+        let store = Store::open(None, false, None).unwrap();
+        const IDS: &[&str] = &["a", "b", "c"];
+        store
+            .run(|tx| {
+                for id in IDS {
+                    invocations::insert(
+                        tx,
+                        &NewInvocation {
+                            id,
+                            raw_id: id.as_bytes(),
+                            service: "Counter",
+                            handler: "Add",
+                            key: "k",
+                            kind: HandlerKind::Exclusive,
+                            status: InvocationStatus::Pending,
+                            run_at: 0,
+                            idempotency_key: None,
+                            random_seed: 0,
+                            created_at: 0,
+                        },
+                    )?;
+                }
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let mut sched = Scheduler::default();
+        let mut actions = Vec::new();
+        for id in IDS {
+            sched.on(admit(id, "k"), &mut actions);
+        }
+        assert_eq!(carry(&store, &mut actions), ["a"]);
+        assert_eq!(
+            on_file(&store, IDS).await,
+            (
+                vec![
+                    "a running".to_owned(),
+                    "b inboxed".to_owned(),
+                    "c inboxed".to_owned()
+                ],
+                Some("b".to_owned())
+            )
+        );
+        // `a` ends: `b` is admitted, and is started after its status is on file.
+        store
+            .run(|tx| invocations::transition(tx, "a", Event::Ended).map(drop))
+            .await
+            .unwrap();
+        sched.on(finished("a"), &mut actions);
+        sched.on(ended("a"), &mut actions);
+        assert_eq!(carry(&store, &mut actions), ["b"]);
+        assert_eq!(
+            on_file(&store, IDS).await,
+            (
+                vec![
+                    "a completed".to_owned(),
+                    "b running".to_owned(),
+                    "c inboxed".to_owned()
+                ],
+                Some("c".to_owned())
+            )
+        );
     }
 
     fn row(id: &str, key: &str, kind: HandlerKind, status: InvocationStatus) -> Scheduled {
