@@ -120,7 +120,7 @@ impl Engine {
     /// Starts an attempt of `id` (the scheduler decided it), with what it needs from the store
     /// when that is known already (a new invocation), or read first. The scheduler is told
     /// when the attempt's task ends.
-    pub(super) fn spawn_attempt(&self, id: String, loaded: Option<Loaded>) {
+    pub(super) fn spawn_attempt(&self, id: String, loaded: Option<Box<Loaded>>) {
         if self.is_shut_down() {
             return;
         }
@@ -131,7 +131,7 @@ impl Engine {
                 engine: &engine,
                 id: &id,
             };
-            let result = engine.attempt(&id, loaded).await;
+            let result = engine.attempt(&id, loaded.map(|loaded| *loaded)).await;
             drop(ended);
             if let Err(e) = result {
                 // Not even the failure could be recorded (the store failed): the invocation

@@ -852,7 +852,7 @@ impl Engine {
             let loaded = (invocation, vec![start_entry], Vec::new(), lazy);
             self.schedule(scheduler::Message::Start {
                 id: submitted.invocation_id.clone(),
-                loaded: Some(loaded),
+                loaded: Some(Box::new(loaded)),
             });
         } else if delayed {
             self.inner.timer_wake.notify_one();

@@ -58,7 +58,10 @@ pub(super) enum Message {
     /// An invocation that is `running` on file needs an attempt (with what it starts from,
     /// when that is known already). Started once: while an attempt of it is in flight, the
     /// next starts when that one ends.
-    Start { id: String, loaded: Option<Loaded> },
+    Start {
+        id: String,
+        loaded: Option<Box<Loaded>>,
+    },
     /// The invocation has ended: the key it held goes to the next in line; queued, it leaves
     /// its queue. Nothing for an invocation that holds nothing here.
     Finished { id: String },
@@ -71,7 +74,7 @@ pub(super) enum Action {
     /// Change the status of the invocation (a staged store job).
     Transition(String, Event),
     /// Start an attempt of the invocation.
-    Spawn(String, Option<Loaded>),
+    Spawn(String, Option<Box<Loaded>>),
 }
 
 /// A key held by an exclusive handler or a workflow's run.
@@ -202,7 +205,7 @@ impl Scheduler {
         self.start(id, None, out);
     }
 
-    fn start(&mut self, id: String, loaded: Option<Loaded>, out: &mut Vec<Action>) {
+    fn start(&mut self, id: String, loaded: Option<Box<Loaded>>, out: &mut Vec<Action>) {
         match self.attempts.get_mut(&id) {
             // Its attempt is ending (it suspended, failed, or is being replaced): the next
             // starts when it has, from the journal.
