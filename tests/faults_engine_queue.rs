@@ -7,7 +7,8 @@
 //! `release_key`, looking for the next `inboxed` invocation in its own transaction and finding
 //! none yet, freed the key; the invocation then stayed `inboxed` until the engine restarted
 //! (5 of 400 invocations in this test). Fixed in 355ddbc (a per-key lock around queueing and
-//! releasing); this test keeps it fixed.
+//! releasing); since then one scheduler task makes both decisions, in memory, one message at a
+//! time. This test keeps it fixed.
 
 use restate_rs::engine::{Engine, InvokeOptions, Target};
 use restate_rs::prelude::*;

@@ -1,11 +1,16 @@
-//! Attempts: admitting an invocation (and the key of an exclusive handler), starting its
-//! attempt, replaying its journal into the endpoint, reading what the handler sends back,
-//! journaling commands, suspending, retrying and finishing, and delivering notifications to
-//! other invocations' journals.
+//! Attempts: running an attempt the scheduler started (replaying its journal into the
+//! endpoint, reading what the handler sends back, journaling commands), suspending, retrying
+//! and finishing, and delivering notifications to other invocations' journals.
 //!
-//! May use: the engine's shared types (`Inner`, `Sched`), [`effects`](super::effects) for what
-//! each command does, [`crash`](super::crash) for the test harness's crash points, the store's
-//! typed functions, the deployment and the protocol.
+//! It decides nothing about what runs: it reports to the scheduler by message. Admission is a
+//! message (`admit`); an attempt's task tells the scheduler when it ends; `finish` tells it
+//! that the invocation ended (its key goes to the next in line); a delivery that wakes a
+//! suspended invocation, and a suspension that finds what it awaits arrived, ask it for a
+//! start. None of these waits for the scheduler or calls back into it.
+//!
+//! May use: the engine's shared types (`Inner`, `Registry`), the scheduler's messages,
+//! [`effects`](super::effects) for what each command does, [`crash`](super::crash) for the
+//! test harness's crash points, the store's typed functions, the deployment and the protocol.
 
 use super::core::{
     self, Command, Delivery, Effect, Silent, call_completion_frame, enqueue, output_frame,
@@ -15,6 +20,7 @@ use super::crash::CrashPoint;
 use super::http::metrics;
 use super::protocol::{self, Frame, FrameDecoder, pb};
 use super::retention;
+use super::scheduler::Message;
 use super::status::{Event, InvocationStatus};
 use super::store::invocations::{self, Invocation};
 use super::store::waiters::{self, Awaited};
@@ -27,7 +33,8 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 impl Engine {
-    /// Starts a pending invocation, or queues it behind the holder of its key.
+    /// Asks the scheduler to admit a pending invocation: it starts when its key (if it needs
+    /// one) is free, or queues behind the holder. Returns at once.
     pub(super) async fn admit(
         &self,
         id: &str,
@@ -35,41 +42,19 @@ impl Engine {
         key: &str,
         kind: HandlerKind,
     ) -> Result<(), EngineError> {
-        let key_lock = kind.holds_key().then(|| self.key_lock(service, key));
-        let _held = match &key_lock {
-            Some(lock) => Some(lock.lock().await),
-            None => None,
-        };
-        let start = if kind.holds_key() {
-            let mut sched = self.inner.sched.lock().unwrap();
-            let slot = (service.to_owned(), key.to_owned());
-            match sched.held.entry(slot) {
-                std::collections::hash_map::Entry::Occupied(_) => false,
-                std::collections::hash_map::Entry::Vacant(free) => {
-                    free.insert(id.to_owned());
-                    true
-                }
-            }
-        } else {
-            true
-        };
-        let owned = id.to_owned();
-        self.inner
-            .store
-            .stage(move |tx| {
-                invocations::transition(tx, &owned, Event::Admitted { key_free: start })
-            })
-            .await?;
-        if start {
-            self.spawn_attempt(id.to_owned());
-        }
+        self.schedule(Message::Admit {
+            id: id.to_owned(),
+            service: service.to_owned(),
+            key: key.to_owned(),
+            kind,
+        });
         Ok(())
     }
 
     fn journal_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
         Arc::clone(
             self.inner
-                .sched
+                .registry
                 .lock()
                 .unwrap()
                 .journal_locks
@@ -121,9 +106,10 @@ impl Engine {
                 )
                 .await?;
             match status {
-                Some(InvocationStatus::Suspended) => {
-                    self.spawn_attempt(delivery.invocation_id.clone())
-                }
+                Some(InvocationStatus::Suspended) => self.schedule(Message::Start {
+                    id: delivery.invocation_id.clone(),
+                    loaded: None,
+                }),
                 Some(InvocationStatus::Completed) | None => {}
                 Some(_) => self.send_to_attempt(&delivery.invocation_id, [delivery.frame]),
             }
@@ -131,28 +117,29 @@ impl Engine {
         Ok(())
     }
 
-    pub(super) fn spawn_attempt(&self, id: String) {
-        self.spawn_attempt_with(id, None);
-    }
-
-    /// Starts an attempt of `id`, with what it needs from the store when that is known
-    /// already (a new invocation), or read first.
-    pub(super) fn spawn_attempt_with(&self, id: String, loaded: Option<Loaded>) {
+    /// Starts an attempt of `id` (the scheduler decided it), with what it needs from the store
+    /// when that is known already (a new invocation), or read first. The scheduler is told
+    /// when the attempt's task ends.
+    pub(super) fn spawn_attempt(&self, id: String, loaded: Option<Box<Loaded>>) {
         if self.is_shut_down() {
-            return;
-        }
-        if !self.inner.sched.lock().unwrap().starting.insert(id.clone()) {
             return;
         }
         let engine = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = engine.attempt(&id, loaded).await {
+            // Told however the attempt ends, a panic included: the invocation can start again.
+            let ended = AttemptEnded {
+                engine: &engine,
+                id: &id,
+            };
+            let result = engine.attempt(&id, loaded.map(|loaded| *loaded)).await;
+            drop(ended);
+            if let Err(e) = result {
                 // Not even the failure could be recorded (the store failed): the invocation
                 // is still `running` on file, so an attempt later is what recovery would do.
                 tracing::error!("invocation {id}: {e}; trying again in 1 s");
                 if !engine.is_shut_down() {
                     tokio::time::sleep(Duration::from_secs(1)).await;
-                    engine.spawn_attempt(id);
+                    engine.schedule(Message::Start { id, loaded: None });
                 }
             }
         });
@@ -196,12 +183,14 @@ impl Engine {
                         .await
                 }
             };
-            self.inner.sched.lock().unwrap().starting.remove(id);
             let Some((invocation, journal, state, lazy)) = loaded? else {
                 tracing::warn!("invocation {id} is gone (purged); no attempt");
+                self.schedule(Message::Finished { id: id.to_owned() });
                 return Ok(());
             };
             if invocation.status.is_completed() {
+                // Ended meanwhile (killed before it ran): it holds no key any more.
+                self.schedule(Message::Finished { id: id.to_owned() });
                 return Ok(());
             }
             let start = pb::StartMessage {
@@ -221,7 +210,7 @@ impl Engine {
                 let _ = sender.send(raw_frame(ty, Bytes::from(payload)).to_bytes());
             }
             self.inner
-                .sched
+                .registry
                 .lock()
                 .unwrap()
                 .running
@@ -232,7 +221,7 @@ impl Engine {
             // An error of the engine's own (a frame that does not decode, a store that fails)
             // ends the attempt like any failure: retried, or failed, with the reason.
             Err(e) if !self.is_shut_down() => {
-                self.inner.sched.lock().unwrap().running.remove(id);
+                self.inner.registry.lock().unwrap().running.remove(id);
                 self.attempt_failed(&invocation, e.to_string(), None).await
             }
             other => other,
@@ -274,14 +263,14 @@ impl Engine {
         let response = match self.inner.deployment.send(request).await {
             Ok(response) => response,
             Err(e) => {
-                self.inner.sched.lock().unwrap().running.remove(id);
+                self.inner.registry.lock().unwrap().running.remove(id);
                 return self.attempt_failed(invocation, e.to_string(), None).await;
             }
         };
         let status = response.status();
         let mut body = response.into_body();
         if !status.is_success() {
-            self.inner.sched.lock().unwrap().running.remove(id);
+            self.inner.registry.lock().unwrap().running.remove(id);
             let text = body
                 .collect()
                 .await
@@ -324,7 +313,7 @@ impl Engine {
             let chunk = match next {
                 Err(_) if abort_at.is_none() => {
                     // Nothing happened for a while: close the request so the SDK suspends.
-                    self.inner.sched.lock().unwrap().running.remove(id);
+                    self.inner.registry.lock().unwrap().running.remove(id);
                     abort_at = Some(tokio::time::Instant::now() + abort);
                     continue;
                 }
@@ -344,7 +333,7 @@ impl Engine {
                 }
                 Ok(None) => break,
                 Ok(Some(Err(e))) => {
-                    self.inner.sched.lock().unwrap().running.remove(id);
+                    self.inner.registry.lock().unwrap().running.remove(id);
                     return self
                         .attempt_failed(
                             invocation,
@@ -364,7 +353,7 @@ impl Engine {
                     Ok(Some(frame)) => frame,
                     Ok(None) => break,
                     Err(e) => {
-                        self.inner.sched.lock().unwrap().running.remove(id);
+                        self.inner.registry.lock().unwrap().running.remove(id);
                         return self
                             .attempt_failed(invocation, format!("protocol error: {e}"), None)
                             .await;
@@ -381,7 +370,7 @@ impl Engine {
                         |p| matches!(p, CrashPoint::BeforeStepCompletes(n) if n == name),
                     )
                 {
-                    self.inner.sched.lock().unwrap().running.remove(id);
+                    self.inner.registry.lock().unwrap().running.remove(id);
                     return self
                         .attempt_failed(
                             invocation,
@@ -394,7 +383,7 @@ impl Engine {
                     FrameOutcome::Continue
                         if self.crash_after(invocation, step.as_deref()).await? =>
                     {
-                        self.inner.sched.lock().unwrap().running.remove(id);
+                        self.inner.registry.lock().unwrap().running.remove(id);
                         return self
                             .attempt_failed(invocation, "injected crash".to_owned(), None)
                             .await;
@@ -402,11 +391,11 @@ impl Engine {
                     FrameOutcome::Continue => {}
                     FrameOutcome::Ended => ended = true,
                     FrameOutcome::Suspended(awaited) => {
-                        self.inner.sched.lock().unwrap().running.remove(id);
+                        self.inner.registry.lock().unwrap().running.remove(id);
                         return self.suspend(invocation, awaited, silent).await;
                     }
                     FrameOutcome::Failed(message, delay) => {
-                        self.inner.sched.lock().unwrap().running.remove(id);
+                        self.inner.registry.lock().unwrap().running.remove(id);
                         return self.attempt_failed(invocation, message, delay).await;
                     }
                 }
@@ -415,7 +404,7 @@ impl Engine {
                 break;
             }
         }
-        self.inner.sched.lock().unwrap().running.remove(id);
+        self.inner.registry.lock().unwrap().running.remove(id);
         if ended {
             self.finish(invocation, None, silent).await
         } else {
@@ -552,7 +541,7 @@ impl Engine {
         if frames.peek().is_none() {
             return;
         }
-        let sender = self.inner.sched.lock().unwrap().running.get(id).cloned();
+        let sender = self.inner.registry.lock().unwrap().running.get(id).cloned();
         if let Some(sender) = sender {
             for frame in frames {
                 let _ = sender.send(frame.to_bytes());
@@ -616,7 +605,10 @@ impl Engine {
             })
             .await?;
         if resume_now {
-            self.spawn_attempt(invocation.id.clone());
+            self.schedule(Message::Start {
+                id: invocation.id.clone(),
+                loaded: None,
+            });
         }
         Ok(())
     }
@@ -746,7 +738,7 @@ impl Engine {
         );
         let watchers = self
             .inner
-            .sched
+            .registry
             .lock()
             .unwrap()
             .watchers
@@ -757,71 +749,32 @@ impl Engine {
         }
         self.deliver(deliveries).await?;
         self.inner
-            .sched
+            .registry
             .lock()
             .unwrap()
             .journal_locks
             .remove(&invocation.id);
         if invocation.kind.holds_key() {
-            self.release_key(&invocation.service, &invocation.key, &invocation.id)
-                .await?;
+            // Its key (or its place in the key's queue) goes: the scheduler decides to whom.
+            self.schedule(Message::Finished {
+                id: invocation.id.clone(),
+            });
         }
         Ok(())
     }
+}
 
-    fn key_lock(&self, service: &str, key: &str) -> Arc<tokio::sync::Mutex<()>> {
-        Arc::clone(
-            self.inner
-                .sched
-                .lock()
-                .unwrap()
-                .key_locks
-                .entry((service.to_owned(), key.to_owned()))
-                .or_default(),
-        )
-    }
+/// Tells the scheduler that the attempt of `id` has ended, when dropped.
+struct AttemptEnded<'a> {
+    engine: &'a Engine,
+    id: &'a str,
+}
 
-    async fn release_key(&self, service: &str, key: &str, holder: &str) -> Result<(), EngineError> {
-        let key_lock = self.key_lock(service, key);
-        let _held = key_lock.lock().await;
-        let (s, k) = (service.to_owned(), key.to_owned());
-        let next: Option<String> = self
-            .inner
-            .store
-            .stage(move |tx| {
-                let next = invocations::next_inboxed(tx, &s, &k)?;
-                if let Some(next) = &next {
-                    invocations::transition(tx, next, Event::Admitted { key_free: true })?;
-                }
-                Ok(next)
-            })
-            .await?;
-        {
-            let mut sched = self.inner.sched.lock().unwrap();
-            let slot = (service.to_owned(), key.to_owned());
-            if sched.held.get(&slot).map(String::as_str) == Some(holder) {
-                match &next {
-                    Some(next) => {
-                        sched.held.insert(slot, next.clone());
-                    }
-                    None => {
-                        sched.held.remove(&slot);
-                    }
-                }
-            }
-        }
-        match next {
-            Some(next) => self.spawn_attempt(next),
-            None => {
-                // Nobody waits: forget the key's lock unless someone else holds a handle to it.
-                let mut sched = self.inner.sched.lock().unwrap();
-                let slot = (service.to_owned(), key.to_owned());
-                if Arc::strong_count(&key_lock) <= 2 {
-                    sched.key_locks.remove(&slot);
-                }
-            }
-        }
-        Ok(())
+impl Drop for AttemptEnded<'_> {
+    fn drop(&mut self) {
+        self.engine.schedule(Message::AttemptEnded {
+            id: self.id.to_owned(),
+        });
     }
 }
 

@@ -43,6 +43,7 @@ mod recovery;
 #[cfg(test)]
 mod recovery_tests;
 mod retention;
+mod scheduler;
 mod status;
 mod store;
 mod timers;
@@ -61,7 +62,7 @@ use protocol::{Frame, pb};
 use recovery::discover;
 use restate_sdk::endpoint::Endpoint;
 use status::InvocationStatus;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -548,29 +549,27 @@ struct Inner {
     abort_timeout: Duration,
     retention: Retentions,
     cleanup_interval: Duration,
-    sched: Mutex<Sched>,
+    /// The plumbing of delivery (see [`Registry`]).
+    registry: Mutex<Registry>,
+    /// The scheduler task's inbox: admissions, starts, ends (see `scheduler.rs`).
+    scheduler: scheduler::Sender,
     /// Crashes the test harness asked for, each fired once.
     crashes: Mutex<Vec<(Target, CrashPoint)>>,
     timer_wake: Arc<Notify>,
     shutdown: tokio::sync::watch::Sender<bool>,
 }
 
+/// The plumbing of delivery, shared by the attempts, deliveries and the API: what reaches an
+/// attempt in flight and who waits for an outcome. It decides nothing about what runs (the
+/// scheduler task does); each lock is held for a map operation, never across an await.
 #[derive(Default)]
-struct Sched {
+struct Registry {
     /// Invocations with an attempt in flight: the sender of its request body.
     running: HashMap<String, mpsc::UnboundedSender<Bytes>>,
     /// Per-invocation locks that keep journal appends and their delivery in one order.
     journal_locks: HashMap<String, Arc<tokio::sync::Mutex<()>>>,
-    /// Per-key locks that make "queue behind the holder" and "release the key to the next in
-    /// line" one step each: without them an invocation could be queued just after the holder
-    /// looked for a successor, and wait forever.
-    key_locks: HashMap<(String, String), Arc<tokio::sync::Mutex<()>>>,
     /// In-process waiters for completion.
     watchers: HashMap<String, Vec<oneshot::Sender<Outcome>>>,
-    /// Keys held by an exclusive invocation: (service, key) -> invocation id.
-    held: HashMap<(String, String), String>,
-    /// Invocations whose attempt is being started (avoid starting twice).
-    starting: HashSet<String>,
 }
 
 fn now_ms(clock: &dyn Clock) -> i64 {
@@ -604,6 +603,7 @@ impl Engine {
         let deployment = builder.deployment.map_err(EngineError::Discovery)?;
         let (services, content_type) = discover(&deployment).await?;
         let (shutdown, _) = tokio::sync::watch::channel(false);
+        let (scheduler, inbox) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             store,
             deployment,
@@ -615,14 +615,18 @@ impl Engine {
             abort_timeout: builder.abort_timeout,
             retention,
             cleanup_interval: builder.cleanup_interval,
-            sched: Mutex::new(Sched::default()),
+            registry: Mutex::new(Registry::default()),
+            scheduler,
             crashes: Mutex::new(Vec::new()),
             timer_wake: Arc::new(Notify::new()),
             shutdown,
         });
         inner.clock.set_waker(Arc::clone(&inner.timer_wake));
         let engine = Engine { inner };
-        engine.recover().await?;
+        if let Err(e) = engine.recover(inbox).await {
+            engine.shutdown().await;
+            return Err(e);
+        }
         let timers = engine.clone();
         tokio::spawn(async move { timers.timer_loop().await });
         let cleaner = engine.clone();
@@ -708,7 +712,7 @@ impl Engine {
         let watcher = (!durable).then(|| {
             let (sender, receiver) = oneshot::channel();
             self.inner
-                .sched
+                .registry
                 .lock()
                 .unwrap()
                 .watchers
@@ -716,11 +720,7 @@ impl Engine {
             receiver
         });
         let watched = id.clone();
-        let seed: u64 = u64::from_le_bytes(
-            uuid::Uuid::new_v4().as_bytes()[..8]
-                .try_into()
-                .unwrap_or_default(),
-        );
+        let seed = ids::random_seed();
         let input_frame = Frame::new(
             protocol::INPUT_COMMAND,
             &pb::InputCommandMessage {
@@ -819,7 +819,12 @@ impl Engine {
         let watcher = match &accepted {
             Ok((submitted, _)) if submitted.is_new => watcher,
             _ => {
-                self.inner.sched.lock().unwrap().watchers.remove(&watched);
+                self.inner
+                    .registry
+                    .lock()
+                    .unwrap()
+                    .watchers
+                    .remove(&watched);
                 None
             }
         };
@@ -842,7 +847,10 @@ impl Engine {
             };
             let lazy = self.config_of(&invocation).lazy_state;
             let loaded = (invocation, vec![start_entry], Vec::new(), lazy);
-            self.spawn_attempt_with(submitted.invocation_id.clone(), Some(loaded));
+            self.schedule(scheduler::Message::Start {
+                id: submitted.invocation_id.clone(),
+                loaded: Some(Box::new(loaded)),
+            });
         } else if delayed {
             self.inner.timer_wake.notify_one();
         } else if start_now {
@@ -868,7 +876,7 @@ impl Engine {
     pub async fn attach(&self, invocation_id: &str) -> Result<Bytes, EngineError> {
         let (sender, mut receiver) = oneshot::channel();
         self.inner
-            .sched
+            .registry
             .lock()
             .unwrap()
             .watchers
@@ -1029,10 +1037,17 @@ impl Engine {
     }
 
     /// Stops the engine: attempts in flight are dropped (they resume by replay when the file
-    /// is opened again), timers stop.
+    /// is opened again), the scheduler and timers stop.
     pub async fn shutdown(&self) {
         let _ = self.inner.shutdown.send(true);
-        let running: Vec<_> = self.inner.sched.lock().unwrap().running.drain().collect();
+        let running: Vec<_> = self
+            .inner
+            .registry
+            .lock()
+            .unwrap()
+            .running
+            .drain()
+            .collect();
         drop(running);
         self.inner.timer_wake.notify_waiters();
     }
@@ -1061,7 +1076,10 @@ impl Engine {
             .run(move |tx| invocations::resume_paused(tx, &id))
             .await?;
         if resumed {
-            self.spawn_attempt(invocation_id.to_owned());
+            self.schedule(scheduler::Message::Start {
+                id: invocation_id.to_owned(),
+                loaded: None,
+            });
             Ok(())
         } else {
             Err(EngineError::UnknownInvocation(format!(

@@ -1,14 +1,18 @@
 //! What happens when an engine opens: asking the deployment for its services (discovery) and
 //! resuming what a previous run left unfinished (recovery), by the rule of each
-//! [`InvocationStatus`].
+//! [`InvocationStatus`](super::status::InvocationStatus).
 //!
-//! May use: the engine's shared types (`Inner`, `Sched`), the invoker (to restart attempts and
-//! deliver the outbox), the store's typed functions and the deployment.
+//! Recovery rebuilds the scheduler's state from the unfinished invocations
+//! ([`Scheduler::recover`] applies the rules), starts the scheduler task, and sends it what
+//! must start; it starts no attempt itself.
+//!
+//! May use: the engine's shared types, the scheduler (its state, task and messages), the
+//! invoker (to deliver the outbox), the store's typed functions and the deployment.
 
 use super::core::{Delivery, raw_frame};
 use super::deployment::{self, Deployment};
 use super::http::ingress;
-use super::status::{Event, InvocationStatus, Recovery};
+use super::scheduler::{self, Message, Scheduler};
 use super::store::{invocations, outbox};
 use super::{Engine, EngineError, HandlerConfig, HandlerKind, ServiceKind, ServiceMeta, protocol};
 use bytes::Bytes;
@@ -17,62 +21,23 @@ use std::collections::HashMap;
 
 impl Engine {
     /// Resumes what a previous run left unfinished, by the recovery rule of each status (see
-    /// [`InvocationStatus::recovery`]), then delivers what was left in the outbox.
-    pub(super) async fn recover(&self) -> Result<(), EngineError> {
+    /// [`InvocationStatus::recovery`](super::status::InvocationStatus::recovery)): rebuilds the
+    /// scheduler from the unfinished invocations and starts its task on `inbox`, commits the
+    /// status changes the rules make, has the scheduler start what runs, then delivers what was
+    /// left in the outbox.
+    pub(super) async fn recover(&self, inbox: scheduler::Receiver) -> Result<(), EngineError> {
         let rows = self
             .inner
             .store
             .run(|tx| invocations::unfinished(tx))
             .await?;
-        let mut to_start = Vec::new();
-        let mut to_queue = Vec::new();
-        {
-            let mut sched = self.inner.sched.lock().unwrap();
-            // First the keys already held, then the others in arrival order.
-            for row in &rows {
-                if row.kind.holds_key() && row.status.holds_key() {
-                    let slot = (row.service.clone(), row.key.clone());
-                    sched.held.insert(slot, row.id.clone());
-                }
-            }
-            for row in &rows {
-                let id = &row.id;
-                match row.status.recovery() {
-                    Recovery::Restart => to_start.push((id.clone(), Event::Restarted)),
-                    Recovery::Admit | Recovery::Queue => {
-                        if !row.kind.holds_key() {
-                            to_start.push((id.clone(), Event::Admitted { key_free: true }));
-                            continue;
-                        }
-                        match sched.held.entry((row.service.clone(), row.key.clone())) {
-                            std::collections::hash_map::Entry::Vacant(free) => {
-                                free.insert(id.clone());
-                                to_start.push((id.clone(), Event::Admitted { key_free: true }));
-                            }
-                            std::collections::hash_map::Entry::Occupied(_) => {
-                                if row.status != InvocationStatus::Inboxed {
-                                    to_queue.push(id.clone());
-                                }
-                            }
-                        }
-                    }
-                    Recovery::AwaitDelivery
-                    | Recovery::Timer
-                    | Recovery::Hold
-                    | Recovery::Nothing => {}
-                }
-            }
-        }
-        let (starting, queued) = (to_start.clone(), to_queue);
+        let (sched, changes, to_start) = Scheduler::recover(&rows);
         let outbox: Vec<Delivery> = self
             .inner
             .store
             .run(move |tx| {
-                for (id, event) in &starting {
+                for (id, event) in &changes {
                     invocations::transition(tx, id, *event)?;
-                }
-                for id in &queued {
-                    invocations::transition(tx, id, Event::Admitted { key_free: false })?;
                 }
                 Ok(outbox::all(tx)?
                     .into_iter()
@@ -84,8 +49,10 @@ impl Engine {
                     .collect())
             })
             .await?;
-        for (id, _) in to_start {
-            self.spawn_attempt(id);
+        let engine = self.clone();
+        tokio::spawn(scheduler::run(engine, sched, inbox));
+        for id in to_start {
+            self.schedule(Message::Start { id, loaded: None });
         }
         self.deliver(outbox).await
     }

@@ -1,11 +1,16 @@
-//! Timers: the background task that fires sleeps, starts delayed invocations and retries when
-//! they are due, and when the next one is due.
+//! Timers: the background task that fires sleeps, and hands delayed invocations and retries
+//! to the scheduler when they are due; and when the next one is due.
 //!
-//! May use: the engine's shared types, the invoker (to start attempts and deliver) and the
-//! store's typed functions.
+//! It only sends events: fired sleeps go to the outbox and are delivered (which may wake a
+//! suspended invocation, through the scheduler); a due delayed invocation is sent to the
+//! scheduler to be admitted, a due retry to be started. It never starts an attempt itself.
+//!
+//! May use: the engine's shared types, the invoker's delivery, the scheduler's messages and
+//! the store's typed functions.
 
 use super::core::enqueue;
 use super::protocol::{self, Frame, pb};
+use super::scheduler::Message;
 use super::status::{Event, InvocationStatus};
 use super::store::{invocations, timers};
 use super::{Engine, EngineError, now_ms};
@@ -69,15 +74,18 @@ impl Engine {
                 status,
             } in started
             {
-                let result = if status == InvocationStatus::Backoff {
-                    self.spawn_attempt(id);
-                    Ok(())
+                // A retry is `running` again (it kept its key); a delayed invocation is
+                // `pending`, and asks for its key now.
+                self.schedule(if status == InvocationStatus::Backoff {
+                    Message::Start { id, loaded: None }
                 } else {
-                    self.admit(&id, &service, &key, kind).await
-                };
-                if let Err(e) = result {
-                    tracing::error!("engine timers: {e}");
-                }
+                    Message::Admit {
+                        id,
+                        service,
+                        key,
+                        kind,
+                    }
+                });
             }
             let wait = next.map(|t| (t - now_ms(&*self.inner.clock)).max(0) as u64);
             let notified = self.inner.timer_wake.notified();

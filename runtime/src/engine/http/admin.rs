@@ -254,7 +254,7 @@ impl Engine {
         }
         // Drop its attempt, if one is in flight.
         self.inner
-            .sched
+            .registry
             .lock()
             .unwrap()
             .running

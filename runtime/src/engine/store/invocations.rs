@@ -17,6 +17,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 // cast, so that the plan does not depend on their values and is made once (see
 // `store::tests::statements_run_per_invocation_are_planned_once`).
 /// The first invocation queued on a key (`?1` service, `?2` key, `?3` the inboxed status).
+#[cfg(test)]
 pub(super) const NEXT_INBOXED: &str = "SELECT id FROM invocations WHERE service = CAST(?1 AS TEXT) AND key = CAST(?2 AS TEXT) AND status = CAST(?3 AS TEXT) AND kind IN ('exclusive', 'workflow_run') ORDER BY seq LIMIT 1";
 
 // The partial indexes `invocations_by_key` and `invocations_by_status` (see the schema) serve
@@ -226,7 +227,9 @@ pub(crate) fn workflow_run(
         .optional()
 }
 
-/// The first invocation queued (inboxed) on `service`'s `key`, in arrival order.
+/// The first invocation queued (inboxed) on `service`'s `key`, in arrival order. The engine
+/// keeps the queues in memory (the scheduler, rebuilt from this order at open); tests compare.
+#[cfg(test)]
 pub(crate) fn next_inboxed(
     tx: &Connection,
     service: &str,

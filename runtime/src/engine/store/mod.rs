@@ -213,6 +213,35 @@ impl Store {
         self.submit(work, false).await
     }
 
+    /// [`Store::stage`] without waiting for the answer: the job is queued before this returns
+    /// (so it runs before any job queued after it), and a failure is logged. For a task that
+    /// must not wait for the store, whose later jobs depend on this one having run.
+    pub(crate) fn stage_detached<F>(&self, work: F)
+    where
+        F: FnOnce(&Transaction<'_>) -> Result<(), rusqlite::Error> + Send + 'static,
+    {
+        let work: Work = Box::new(move |tx| {
+            let result = work(tx);
+            let ok = result.is_ok();
+            let reply: Box<dyn FnOnce(bool) + Send> = Box::new(move |_committed: bool| {
+                if let Err(e) = result {
+                    tracing::error!("engine database: a staged job failed: {e}");
+                }
+            });
+            (ok, reply)
+        });
+        if self
+            .jobs
+            .send(Job {
+                work,
+                durable: false,
+            })
+            .is_err()
+        {
+            tracing::error!("engine database: {}", StoreError::Closed);
+        }
+    }
+
     /// [`Store::run`] when `durable`, [`Store::stage`] otherwise.
     pub(crate) async fn submit<R, F>(&self, work: F, durable: bool) -> Result<R, StoreError>
     where
