@@ -12,19 +12,14 @@
 //! [`effects`](super::effects) for what each command does, [`crash`](super::crash) for the
 //! test harness's crash points, the store's typed functions, the deployment and the protocol.
 
-use super::core::{
-    self, Command, Delivery, Effect, Silent, call_completion_frame, enqueue, output_frame,
-    raw_frame,
-};
+use super::core::{self, Command, Delivery, Effect, Silent, raw_frame};
 use super::crash::CrashPoint;
 use super::http::metrics;
 use super::protocol::{self, Frame, FrameDecoder, pb};
-use super::retention;
 use super::scheduler::Message;
 use super::status::{Event, InvocationStatus};
 use super::store::invocations::{self, Invocation};
-use super::store::waiters::{self, Awaited};
-use super::store::{journal, outbox, state, timers};
+use super::store::{journal, outbox, state};
 use super::{Engine, EngineError, HandlerKind, Loaded, OnMaxAttempts, Target, now_ms};
 use bytes::Bytes;
 use http_body_util::BodyExt;
@@ -687,47 +682,23 @@ impl Engine {
         failure: Option<(u32, (u16, String))>,
         silent: Silent,
     ) -> Result<(), EngineError> {
-        let id = invocation.id.clone();
         let inv = invocation.clone();
         let now = now_ms(&*self.inner.clock);
         let (journal, record) = self.retention_of(invocation);
         let expires =
             |d: Duration| now.saturating_add(i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        let (journal_expires, record_expires) = (expires(journal), expires(record));
-        let (outcome, deliveries, created) = self
+        let expiry = core::Expiry {
+            journal: expires(journal),
+            record: expires(record),
+        };
+        let core::Finished {
+            outcome,
+            created_at: created,
+            deliveries,
+        } = self
             .inner
             .store
-            .run(move |tx| {
-                core::journal_silent(tx, &inv, silent, now)?;
-                if let Some((attempts, (code, message))) = &failure {
-                    invocations::set_failed(tx, &id, *attempts, *code, message)?;
-                }
-                let (outcome, created) =
-                    match invocations::complete(tx, &id, now, journal_expires, record_expires)? {
-                        Some(completed) => completed,
-                        // Completed already (killed meanwhile): it keeps its first outcome.
-                        None => (
-                            invocations::outcome(tx, &id)?
-                                .flatten()
-                                .unwrap_or(Ok(Bytes::new())),
-                            now,
-                        ),
-                    };
-                // What it still waited for will never matter.
-                timers::remove_for(tx, &id)?;
-                waiters::remove_for(tx, &id)?;
-                let mut deliveries = Vec::new();
-                for waiter in waiters::take(tx, Awaited::Call, &id)? {
-                    let frame = call_completion_frame(waiter.completion_id, &outcome);
-                    deliveries.push(enqueue(tx, waiter.invocation_id, frame)?);
-                }
-                for waiter in waiters::take(tx, Awaited::Attach, &id)? {
-                    let frame = output_frame(true, waiter.completion_id, Some(&outcome));
-                    deliveries.push(enqueue(tx, waiter.invocation_id, frame)?);
-                }
-                retention::purge_if_expired(tx, &id, now, journal_expires, record_expires)?;
-                Ok((outcome, deliveries, created))
-            })
+            .run(move |tx| core::finish(tx, &inv, silent, failure.as_ref(), now, expiry))
             .await?;
         let elapsed = Duration::from_millis(now.saturating_sub(created).max(0) as u64);
         metrics::invocation_finished(

@@ -8,9 +8,12 @@
 //! [`Engine`](super::Engine): the same calls run in the engine's store thread and in the unit
 //! tests of `core/tests/`, one file per command family, on an in-memory database.
 //!
-//! May use: the store's typed functions, the protocol, [`ids`](super::ids), the status table
-//! and the engine's plain types (`HandlerKind`, `Outcome`). Nothing that runs, waits or
-//! sends.
+//! [`finish`] is the same for an invocation's end: its outcome recorded, the invocation
+//! completed, and its outcome queued for its callers, as values.
+//!
+//! May use: the store's typed functions, the protocol, [`ids`](super::ids), the status table,
+//! retention's purge of what expires at once, and the engine's plain types (`HandlerKind`,
+//! `Outcome`). Nothing that runs, waits or sends.
 
 mod command;
 mod frames;
@@ -24,11 +27,13 @@ pub(crate) use frames::{
 
 use super::ids;
 use super::protocol::{self, Frame, pb};
+use super::retention;
 use super::status::InvocationStatus;
 use super::store::invocations::{self, Invocation, NewInvocation};
 use super::store::waiters::{self, Awaited};
 use super::store::{idempotency, journal, outbox, promises, state, timers};
 use super::{EngineError, HandlerKind, Outcome};
+use bytes::Bytes;
 use rusqlite::Transaction;
 
 /// What applying a command produced.
@@ -285,14 +290,112 @@ pub(crate) fn journal_silent(
     silent: Silent,
     now: i64,
 ) -> rusqlite::Result<()> {
-    for (frame, command) in silent {
-        let applied = apply(tx, inv, &frame, command, now)?;
-        debug_assert!(
-            applied.frames.is_empty() && applied.effects.is_empty(),
-            "a silent command answered"
-        );
+    if let Some(output) = journal_silent_but_output(tx, inv, silent, now)? {
+        invocations::set_output(tx, &inv.id, &output)?;
     }
     Ok(())
+}
+
+/// [`journal_silent`], except that the last output command is journaled but not applied: its
+/// outcome is answered, for the caller to record with the completion (one write of the row
+/// instead of two).
+fn journal_silent_but_output(
+    tx: &Transaction<'_>,
+    inv: &Invocation,
+    silent: Silent,
+    now: i64,
+) -> rusqlite::Result<Option<Outcome>> {
+    let mut output = None;
+    for (frame, command) in silent {
+        if let Some(earlier) = output.take() {
+            // An output that is not the last (the endpoint sends one): recorded in order.
+            invocations::set_output(tx, &inv.id, &earlier)?;
+        }
+        match command {
+            Command::Output(outcome) => {
+                journal::append(tx, &inv.id, frame.ty, &frame.payload)?;
+                output = Some(outcome);
+            }
+            command => {
+                let applied = apply(tx, inv, &frame, command, now)?;
+                debug_assert!(
+                    applied.frames.is_empty() && applied.effects.is_empty(),
+                    "a silent command answered"
+                );
+            }
+        }
+    }
+    Ok(output)
+}
+
+/// How an invocation ended, and what its end leaves to deliver.
+pub(crate) struct Finished {
+    pub(crate) outcome: Outcome,
+    /// When it was accepted (ms since the epoch).
+    pub(crate) created_at: i64,
+    /// Its outcome for the invocations that called or attached to it, in the outbox.
+    pub(crate) deliveries: Vec<Delivery>,
+}
+
+/// When a completed invocation's journal and its record expire (ms since the epoch).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Expiry {
+    pub(crate) journal: i64,
+    pub(crate) record: i64,
+}
+
+/// Ends `inv` at `now`: journals the commands held back, records its outcome (the handler's
+/// output, or `failure`: the attempts so far and a terminal error, when it did not end by
+/// itself), marks it completed with its expiry times, forgets what it waited for, and queues
+/// its outcome for whoever called or attached to it. An invocation that had completed already
+/// (killed meanwhile) keeps its first outcome.
+pub(crate) fn finish(
+    tx: &Transaction<'_>,
+    inv: &Invocation,
+    silent: Silent,
+    failure: Option<&(u32, (u16, String))>,
+    now: i64,
+    expiry: Expiry,
+) -> rusqlite::Result<Finished> {
+    let id = inv.id.as_str();
+    let mut output = journal_silent_but_output(tx, inv, silent, now)?;
+    if let Some((_, failure)) = failure {
+        output = Some(Err(failure.clone()));
+    }
+    let (outcome, created_at) =
+        match invocations::complete(tx, id, now, expiry.journal, expiry.record, output.as_ref())? {
+            Some(completed) => {
+                if let Some((attempts, (code, message))) = failure {
+                    invocations::set_failed(tx, id, *attempts, *code, message)?;
+                }
+                completed
+            }
+            // Completed already: nothing of it changes.
+            None => (
+                invocations::outcome(tx, id)?
+                    .flatten()
+                    .unwrap_or(Ok(Bytes::new())),
+                now,
+            ),
+        };
+    // What it still waited for will never matter.
+    timers::remove_for(tx, id)?;
+    waiters::remove_for(tx, id)?;
+    let mut deliveries = Vec::new();
+    for waiter in waiters::take(tx, Awaited::Call, id)? {
+        let frame = call_completion_frame(waiter.completion_id, &outcome);
+        deliveries.push(enqueue(tx, waiter.invocation_id, frame)?);
+    }
+    for waiter in waiters::take(tx, Awaited::Attach, id)? {
+        let frame = output_frame(true, waiter.completion_id, Some(&outcome));
+        deliveries.push(enqueue(tx, waiter.invocation_id, frame)?);
+    }
+    retention::purge_if_expired(tx, id, now, expiry.journal, expiry.record)?;
+    Ok(Finished {
+        outcome,
+        created_at,
+        deliveries,
+    })
 }
 
 /// Completes the durable promise `name` of the workflow (`service`, `key`) with `outcome`,

@@ -347,19 +347,21 @@ pub(crate) fn set_failed(
 }
 
 /// Completes `id` at `now` ([`Event::Ended`]) with the expiry times of its journal and of its
-/// record, and returns how it ended and when it was accepted; `None` if there is no such
-/// invocation or it had completed already (it is left as it was).
+/// record, and its `output` when it comes with the completion, and returns how it ended and
+/// when it was accepted; `None` if there is no such invocation or it had completed already (it
+/// is left as it was).
 pub(crate) fn complete(
     tx: &Connection,
     id: &str,
     now: i64,
     journal_expires_at: i64,
     record_expires_at: i64,
+    output: Option<&Outcome>,
 ) -> rusqlite::Result<Option<(Outcome, i64)>> {
     // A read, then an update of the row by its rowid: `UPDATE ... RETURNING` would cost more,
     // since SQLite gathers the returned rows in a temporary table it opens and closes for
     // every statement (a fifth of the writer's time in a profile).
-    let Some((seq, status, outcome, created_at)) = tx
+    let Some((seq, status, stored, created_at)) = tx
         .row(
             "SELECT seq, status, result_value, failure_code, failure_message, created_at FROM invocations WHERE id = ?1",
             [id],
@@ -379,11 +381,24 @@ pub(crate) fn complete(
     let Some(to) = status.on(Event::Ended) else {
         return Ok(None);
     };
-    tx.exec(
-        "UPDATE invocations SET status = ?2, completed_at = ?3, journal_expires_at = ?4, record_expires_at = ?5 WHERE seq = ?1",
-        params![seq, to, now, journal_expires_at, record_expires_at],
-    )?;
-    Ok(Some((outcome, created_at)))
+    let times = params![seq, to, now, journal_expires_at, record_expires_at];
+    match output {
+        None => tx.exec(
+            "UPDATE invocations SET status = ?2, completed_at = ?3, journal_expires_at = ?4, record_expires_at = ?5 WHERE seq = ?1",
+            times,
+        )?,
+        Some(Ok(value)) => tx.exec(
+            "UPDATE invocations SET status = ?2, completed_at = ?3, journal_expires_at = ?4, record_expires_at = ?5,
+                 result_value = ?6, failure_code = NULL, failure_message = NULL WHERE seq = ?1",
+            params![seq, to, now, journal_expires_at, record_expires_at, value.as_ref()],
+        )?,
+        Some(Err((code, message))) => tx.exec(
+            "UPDATE invocations SET status = ?2, completed_at = ?3, journal_expires_at = ?4, record_expires_at = ?5,
+                 result_value = NULL, failure_code = ?6, failure_message = ?7 WHERE seq = ?1",
+            params![seq, to, now, journal_expires_at, record_expires_at, *code as i64, message],
+        )?,
+    };
+    Ok(Some((output.cloned().unwrap_or(stored), created_at)))
 }
 
 /// The outcome stored as a value, or as a failure's code and message.
@@ -694,12 +709,23 @@ mod tests {
         assert_eq!(outcome(&db, "inv_1").unwrap(), Some(None));
         // Completing answers how it ended and when it was accepted.
         assert_eq!(
-            complete(&db, "inv_1", 10, 20, 30).unwrap(),
+            complete(&db, "inv_1", 10, 20, 30, None).unwrap(),
             Some((Ok(Bytes::from_static(b"42")), 7))
         );
-        assert_eq!(complete(&db, "inv_2", 10, 20, 30).unwrap(), None);
+        assert_eq!(complete(&db, "inv_2", 10, 20, 30, None).unwrap(), None);
         // An invocation that ended stays as it ended.
-        assert_eq!(complete(&db, "inv_1", 11, 21, 31).unwrap(), None);
+        assert_eq!(
+            complete(
+                &db,
+                "inv_1",
+                11,
+                21,
+                31,
+                Some(&Err((409, "late".to_owned())))
+            )
+            .unwrap(),
+            None
+        );
         assert_eq!(transition(&db, "inv_1", Event::Woken).unwrap(), None);
         assert_eq!(
             outcome(&db, "inv_1").unwrap(),

@@ -6,6 +6,7 @@
 mod attach;
 mod awakeables;
 mod calls;
+mod finish;
 mod promises;
 mod state;
 mod timers;
@@ -122,10 +123,8 @@ impl Db {
 
     /// Ends `id` with `outcome`, as the engine does when its handler returns.
     fn complete(&mut self, id: &str, outcome: Outcome) {
-        let completed = self.write(|tx| {
-            invocations::set_output(tx, id, &outcome)?;
-            invocations::complete(tx, id, NOW, i64::MAX, i64::MAX)
-        });
+        let completed =
+            self.write(|tx| invocations::complete(tx, id, NOW, i64::MAX, i64::MAX, Some(&outcome)));
         assert!(completed.is_some(), "a running invocation completes");
     }
 

@@ -183,7 +183,7 @@ fn the_output_is_kept_until_the_invocation_completes() {
         None,
         "not completed by its output alone"
     );
-    let completed = db.write(|tx| invocations::complete(tx, &greeter.id, NOW, 0, 0));
+    let completed = db.write(|tx| invocations::complete(tx, &greeter.id, NOW, 0, 0, None));
     assert_eq!(
         completed.map(|(outcome, _)| outcome),
         Some(Ok(b"hi"[..].into()))
