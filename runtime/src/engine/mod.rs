@@ -44,6 +44,8 @@ mod recovery;
 mod recovery_tests;
 mod retention;
 mod scheduler;
+#[cfg(test)]
+mod scheduler_tests;
 mod status;
 mod store;
 mod timers;
