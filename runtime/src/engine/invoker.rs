@@ -69,7 +69,7 @@ impl Engine {
     pub(super) async fn deliver(&self, deliveries: Vec<Delivery>) -> Result<(), EngineError> {
         for delivery in deliveries {
             let lock = self.journal_lock(&delivery.invocation_id);
-            let _guard = lock.lock().await;
+            let guard = lock.lock().await;
             let id = delivery.invocation_id.clone();
             let outbox = delivery.outbox;
             let (ty, payload) = (delivery.frame.ty, delivery.frame.payload.clone());
@@ -105,7 +105,15 @@ impl Engine {
                     id: delivery.invocation_id.clone(),
                     loaded: None,
                 }),
-                Some(InvocationStatus::Completed) | None => {}
+                Some(InvocationStatus::Completed) | None => {
+                    // Nothing of it runs: forget its lock, unless someone else holds it (its
+                    // `finish` removed it already, and this delivery made it anew).
+                    drop(guard);
+                    let mut registry = self.inner.registry.lock().unwrap();
+                    if Arc::strong_count(&lock) <= 2 {
+                        registry.journal_locks.remove(&delivery.invocation_id);
+                    }
+                }
                 Some(_) => self.send_to_attempt(&delivery.invocation_id, [delivery.frame]),
             }
         }

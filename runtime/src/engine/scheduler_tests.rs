@@ -83,3 +83,25 @@ async fn a_key_is_held_by_one_invocation_whatever_ends_the_others() {
     assert_eq!(state, [("touched".to_owned(), "\"third;\"".into())]);
     engine.shutdown().await;
 }
+
+/// A notification for an invocation that has ended is dropped, and leaves no per-invocation
+/// lock behind (only `finish` used to remove them, so each such delivery kept one for ever).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_to_an_ended_invocation_leaves_nothing_behind() {
+    use super::core::{Delivery, raw_frame};
+    let engine = Engine::builder(Endpoint::builder().bind(Gate).build())
+        .in_memory()
+        .await
+        .unwrap();
+    let done = invoke(&engine, "touch", "\"once\"").await;
+    engine.attach(&done).await.unwrap();
+    let late = raw_frame(super::protocol::SIGNAL_NOTIFICATION, Default::default());
+    engine
+        .deliver(vec![Delivery::direct(done.clone(), late)])
+        .await
+        .unwrap();
+    let locks = engine.inner.registry.lock().unwrap().journal_locks.len();
+    assert_eq!(locks, 0, "a lock was left behind");
+    assert_eq!(status_of(&engine, &done).await, "completed");
+    engine.shutdown().await;
+}
