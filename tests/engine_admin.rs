@@ -299,4 +299,23 @@ async fn resume_over_http() {
         String::from_utf8_lossy(&output).contains("\"attempts\":3"),
         "{output:?}"
     );
+    // Only a paused invocation resumes: a completed one is a conflict, an unknown one is not
+    // found, and neither changes.
+    let again = reqwest::Client::new()
+        .patch(format!("{}/invocations/{id}/resume", admin.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 409);
+    let message = again.text().await.unwrap();
+    assert!(message.contains("completed, not paused"), "{message}");
+    let unknown = reqwest::Client::new()
+        .patch(format!(
+            "{}/invocations/inv_1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/resume",
+            admin.url()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
 }

@@ -1069,7 +1069,9 @@ impl Engine {
     }
 
     /// Resumes a paused invocation (one that exhausted its attempts under a pausing retry
-    /// policy): it gets a fresh attempt.
+    /// policy): it gets a fresh attempt. [`EngineError::Conflict`] for an invocation that is
+    /// not paused (nothing changes), [`EngineError::UnknownInvocation`] for one that does not
+    /// exist.
     pub async fn resume(&self, invocation_id: &str) -> Result<(), EngineError> {
         let id = invocation_id.to_owned();
         let resumed = self
@@ -1077,16 +1079,19 @@ impl Engine {
             .store
             .run(move |tx| invocations::resume_paused(tx, &id))
             .await?;
-        if resumed {
-            self.schedule(scheduler::Message::Start {
+        match resumed {
+            Ok(()) => {
+                self.schedule(scheduler::Message::Start {
+                    id: invocation_id.to_owned(),
+                    loaded: None,
+                });
+                Ok(())
+            }
+            Err(None) => Err(EngineError::UnknownInvocation(invocation_id.to_owned())),
+            Err(Some(status)) => Err(EngineError::Conflict {
                 id: invocation_id.to_owned(),
-                loaded: None,
-            });
-            Ok(())
-        } else {
-            Err(EngineError::UnknownInvocation(format!(
-                "{invocation_id} (not paused)"
-            )))
+                reason: format!("it is {status}, not paused: only a paused invocation resumes"),
+            }),
         }
     }
 }

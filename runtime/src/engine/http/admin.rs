@@ -37,7 +37,7 @@
 //! | `GET /invocations/{id}` | the invocation, its journal and its key's state |
 //! | `PATCH /invocations/{id}/cancel`, `DELETE /invocations/{id}?mode=cancel` | 202 |
 //! | `PATCH /invocations/{id}/kill`, `DELETE /invocations/{id}?mode=kill` | 202 |
-//! | `PATCH /invocations/{id}/resume` | 202, for an invocation paused after its last attempt |
+//! | `PATCH /invocations/{id}/resume` | 202, for an invocation paused after its last attempt; 409 for one that is not paused, 404 for one that does not exist |
 //! | `PATCH /invocations/{id}/purge`, `DELETE /invocations/{id}?mode=purge` | 200 (202), for a completed invocation: removes it, its journal, its idempotency key; for a workflow's run also the workflow's state and promises; 409 for one that has not completed |
 //! | `PATCH /invocations/{id}/purge-journal` | 200, for a completed invocation: removes its journal, keeps its output |
 

@@ -285,14 +285,19 @@ pub(crate) fn transition(
 }
 
 /// Resumes a paused invocation `id` ([`Event::Resumed`]), with its attempts counted from
-/// zero; false when there is no such paused invocation.
-pub(crate) fn resume_paused(tx: &Connection, id: &str) -> rusqlite::Result<bool> {
-    if status(tx, id)? != Some(InvocationStatus::Paused) {
-        return Ok(false);
+/// zero. When it is not paused, nothing changes and the answer is its status (`None`: there
+/// is no such invocation).
+pub(crate) fn resume_paused(
+    tx: &Connection,
+    id: &str,
+) -> rusqlite::Result<Result<(), Option<InvocationStatus>>> {
+    match status(tx, id)? {
+        Some(InvocationStatus::Paused) => {}
+        other => return Ok(Err(other)),
     }
     transition(tx, id, Event::Resumed)?;
     tx.exec("UPDATE invocations SET attempts = 0 WHERE id = ?1", [id])?;
-    Ok(true)
+    Ok(Ok(()))
 }
 
 /// Records a failed attempt of `id` ([`Event::AttemptFailed`]: backoff, or paused), the
