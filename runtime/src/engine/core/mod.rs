@@ -59,7 +59,8 @@ pub(crate) enum Effect {
     },
     /// A notification for another invocation, in the outbox already.
     Deliver(Delivery),
-    /// A new invocation was accepted (counted once it is durable).
+    /// A new invocation was accepted: counted once the job that made it has run whole (a job
+    /// that fails makes none), as the ingress counts its own.
     Started { service: String, handler: String },
 }
 
