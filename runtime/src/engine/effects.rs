@@ -20,7 +20,10 @@ impl Engine {
                 service,
                 key,
                 kind,
-            } => self.admit(&id, &service, &key, kind).await,
+            } => {
+                self.admit(id, service, key, kind);
+                Ok(())
+            }
             Effect::Deliver(delivery) => self.deliver(vec![delivery]).await,
             Effect::Started { service, handler } => {
                 metrics::invocation_started(&service, &handler);

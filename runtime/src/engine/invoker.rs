@@ -30,20 +30,13 @@ use tokio::sync::mpsc;
 impl Engine {
     /// Asks the scheduler to admit a pending invocation: it starts when its key (if it needs
     /// one) is free, or queues behind the holder. Returns at once.
-    pub(super) async fn admit(
-        &self,
-        id: &str,
-        service: &str,
-        key: &str,
-        kind: HandlerKind,
-    ) -> Result<(), EngineError> {
+    pub(super) fn admit(&self, id: String, service: String, key: String, kind: HandlerKind) {
         self.schedule(Message::Admit {
-            id: id.to_owned(),
-            service: service.to_owned(),
-            key: key.to_owned(),
+            id,
+            service,
+            key,
             kind,
         });
-        Ok(())
     }
 
     fn journal_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {

@@ -856,8 +856,12 @@ impl Engine {
         } else if delayed {
             self.inner.timer_wake.notify_one();
         } else if start_now {
-            self.admit(&submitted.invocation_id, &target.service, &target.key, kind)
-                .await?;
+            self.admit(
+                submitted.invocation_id.clone(),
+                target.service.clone(),
+                target.key.clone(),
+                kind,
+            );
         }
         Ok((submitted, watcher))
     }
