@@ -22,6 +22,18 @@ pub(crate) fn pb_failure((code, message): &(u16, String)) -> pb::Failure {
     }
 }
 
+/// The `result` oneof of a notification message (`$result` is its generated enum) for an
+/// outcome: its value or failure, or `$absent` when there is none yet.
+macro_rules! result_of {
+    ($result:ident, $outcome:expr, $absent:expr) => {
+        match $outcome {
+            Some(Ok(v)) => $result::Value(pb_value(v)),
+            Some(Err(failure)) => $result::Failure(pb_failure(failure)),
+            None => $absent,
+        }
+    };
+}
+
 /// The waiter key of the durable promise `name` of a workflow (`service`, `key`).
 pub(crate) fn promise_target(service: &str, key: &str, name: &str) -> String {
     format!("{service}\u{0}{key}\u{0}{name}")
@@ -33,11 +45,7 @@ pub(crate) fn promise_target(service: &str, key: &str, name: &str) -> String {
 pub(crate) fn promise_frame(ty: u16, completion_id: u32, outcome: Option<&Outcome>) -> Frame {
     if ty == protocol::GET_PROMISE_COMPLETION_NOTIFICATION {
         use pb::get_promise_completion_notification_message::Result as R;
-        let result = match outcome {
-            Some(Ok(v)) => R::Value(pb_value(v)),
-            Some(Err(failure)) => R::Failure(pb_failure(failure)),
-            None => R::Value(pb_value(&[])),
-        };
+        let result = result_of!(R, outcome, R::Value(pb_value(&[])));
         Frame::new(
             ty,
             &pb::GetPromiseCompletionNotificationMessage {
@@ -47,11 +55,7 @@ pub(crate) fn promise_frame(ty: u16, completion_id: u32, outcome: Option<&Outcom
         )
     } else {
         use pb::peek_promise_completion_notification_message::Result as R;
-        let result = match outcome {
-            Some(Ok(v)) => R::Value(pb_value(v)),
-            Some(Err(failure)) => R::Failure(pb_failure(failure)),
-            None => R::Void(pb::Void {}),
-        };
+        let result = result_of!(R, outcome, R::Void(pb::Void {}));
         Frame::new(
             protocol::PEEK_PROMISE_COMPLETION_NOTIFICATION,
             &pb::PeekPromiseCompletionNotificationMessage {
@@ -82,11 +86,7 @@ pub(crate) fn call_completion_frame(completion_id: u32, outcome: &Outcome) -> Fr
 pub(crate) fn output_frame(attach: bool, completion_id: u32, outcome: Option<&Outcome>) -> Frame {
     if attach {
         use pb::attach_invocation_completion_notification_message::Result as R;
-        let result = match outcome {
-            Some(Ok(v)) => R::Value(pb_value(v)),
-            Some(Err(failure)) => R::Failure(pb_failure(failure)),
-            None => R::Value(pb_value(&[])),
-        };
+        let result = result_of!(R, outcome, R::Value(pb_value(&[])));
         Frame::new(
             protocol::ATTACH_INVOCATION_COMPLETION_NOTIFICATION,
             &pb::AttachInvocationCompletionNotificationMessage {
@@ -96,11 +96,7 @@ pub(crate) fn output_frame(attach: bool, completion_id: u32, outcome: Option<&Ou
         )
     } else {
         use pb::get_invocation_output_completion_notification_message::Result as R;
-        let result = match outcome {
-            Some(Ok(v)) => R::Value(pb_value(v)),
-            Some(Err(failure)) => R::Failure(pb_failure(failure)),
-            None => R::Void(pb::Void {}),
-        };
+        let result = result_of!(R, outcome, R::Void(pb::Void {}));
         Frame::new(
             protocol::GET_INVOCATION_OUTPUT_COMPLETION_NOTIFICATION,
             &pb::GetInvocationOutputCompletionNotificationMessage {

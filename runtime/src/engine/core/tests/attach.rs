@@ -141,30 +141,16 @@ fn a_workflow_run_and_an_idempotent_call_are_found_by_their_keys() {
         ),
     );
     assert_eq!(attached(&by_workflow), Ok(b"signed up".to_vec()));
-    let by_key = db.apply(
-        &caller,
-        attach(
-            AttachTo::IdempotentRequestTarget(pb::IdempotentRequestTarget {
-                service_name: "Greeter".to_owned(),
-                service_key: None,
-                handler_name: "greet".to_owned(),
-                idempotency_key: "k1".to_owned(),
-            }),
-            6,
-        ),
-    );
-    assert_eq!(attached(&by_key), Ok(b"greeted".to_vec()));
-    let no_such_key = db.apply(
-        &caller,
-        attach(
-            AttachTo::IdempotentRequestTarget(pb::IdempotentRequestTarget {
-                service_name: "Greeter".to_owned(),
-                service_key: None,
-                handler_name: "greet".to_owned(),
-                idempotency_key: "k2".to_owned(),
-            }),
-            7,
-        ),
-    );
+    let by_key = |idempotency_key: &str| {
+        AttachTo::IdempotentRequestTarget(pb::IdempotentRequestTarget {
+            service_name: "Greeter".to_owned(),
+            service_key: None,
+            handler_name: "greet".to_owned(),
+            idempotency_key: idempotency_key.to_owned(),
+        })
+    };
+    let found = db.apply(&caller, attach(by_key("k1"), 6));
+    assert_eq!(attached(&found), Ok(b"greeted".to_vec()));
+    let no_such_key = db.apply(&caller, attach(by_key("k2"), 7));
     assert_eq!(attached(&no_such_key).map_err(|(code, _)| code), Err(404));
 }
